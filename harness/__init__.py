@@ -1,0 +1,1 @@
+"""How to compare: the registry of layer specs, hypothesis strategies, checks, and the pytest plugin."""

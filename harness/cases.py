@@ -1,0 +1,102 @@
+"""A drawn case (layer arguments, input, seed, mode) and the layer and twin built from it."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import reference
+from harness import strategies as s
+from harness.compare import CheckFailure, strict_array
+from harness.registry import LayerSpec
+from harness.student import call, method
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """Everything one example needs; the repr is what a failure shows (shapes and arguments, never arrays)."""
+
+    spec: LayerSpec
+    args: dict
+    x: np.ndarray
+    seed: int  # parameter values and the upstream gradient come from here
+    mode: str  # "train" or "eval"
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+        return f"{self.spec.name}({args}) in {self.mode} mode on input {self.x.dtype} {self.x.shape}"
+
+    def upstream(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A random (never all-ones: that hides bugs) gradient w.r.t. the output."""
+        return np.random.default_rng([self.seed, 1]).standard_normal(shape)
+
+    @property
+    def factors(self) -> dict[str, float]:
+        """Constants a known mistake would be off by, for hints."""
+        return {"the batch size": float(self.x.shape[0]), "the number of elements": float(self.x.size)}
+
+
+@st.composite
+def layer_cases(draw: st.DrawFn, spec: LayerSpec, *, modes: tuple[str, ...] | None = None) -> LayerCase:
+    args = draw(spec.configs, label="arguments")
+    x = draw(spec.inputs(args), label="input")
+    seed = draw(s.seeds(), label="parameter seed")
+    mode = draw(st.sampled_from(modes or spec.modes), label="mode")
+    return LayerCase(spec, args, x, seed, mode)
+
+
+@dataclass
+class Built:
+    """The implementation's layer and its twin, holding the same parameter values, in the case's mode."""
+
+    layer: Any
+    twin: Any
+    names: list[str]  # torch's parameter names, e.g. ["weight", "bias"]
+    values: list[np.ndarray]  # the parameter values written into both
+    buffers: dict[str, np.ndarray]  # initial buffer values (e.g. running statistics) written into both
+
+
+def parameter_list(layer: Any, getter: str, case: LayerCase, names: list[str], shapes: list[tuple]) -> list[np.ndarray]:
+    """`layer.parameters()` or `layer.grad_parameters()`, checked strictly against the twin's parameters."""
+    owner = case.spec.name
+    got = call(f"{owner}.{getter}()", method(layer, getter, owner))
+    if not isinstance(got, (list, tuple)):
+        raise CheckFailure(f"{owner}.{getter}() must return a list of arrays, got {type(got).__name__}")
+    if len(got) != len(names):
+        expected = ", ".join(f"{n} {tuple(sh)}" for n, sh in zip(names, shapes)) or "nothing"
+        raise CheckFailure(f"{owner}.{getter}() returned {len(got)} arrays; torch's {owner} has {len(names)}: {expected}")
+    for array, name, shape in zip(got, names, shapes):
+        if not isinstance(array, np.ndarray) or array.shape != tuple(shape):
+            strict_array(array, what=f"{owner}.{getter}() entry for {name}", shape=tuple(shape),
+                         dtype=getattr(array, "dtype", np.float64))
+    return list(got)
+
+
+def build(impl: Any, case: LayerCase) -> Built:
+    """Construct the layer from the implementation and its twin, and give both the case's parameters."""
+    spec = case.spec
+    twin = spec.make(reference.nn, case.args).double()
+    names = [name for name, _ in twin.named_parameters()]
+    shapes = [tuple(p.shape) for p in twin.parameters()]
+    rng = np.random.default_rng([case.seed, 0])
+    values = [rng.uniform(-1.0, 1.0, shape) for shape in shapes]
+    layer = call(f"constructing {case!r}", spec.make, impl, case.args)
+    # Written in place: parameters() must hand out the live arrays an optimizer would update.
+    for array, value in zip(parameter_list(layer, "parameters", case, names, shapes), values):
+        array[...] = value
+    buffers = spec.buffers(rng, case.args) if spec.buffers else {}
+    for name, value in buffers.items():
+        current = getattr(layer, name, None)
+        if not isinstance(current, np.ndarray) or current.shape != value.shape:
+            raise CheckFailure(f"{spec.name} must keep {name} as an array attribute of shape {value.shape}, like torch")
+        current[...] = value
+    call(f"{spec.name}.zero_grad()", method(layer, "zero_grad", spec.name))
+    call(f"{spec.name}.{case.mode}()", method(layer, case.mode, spec.name))
+    return Built(layer, twin, names, values, buffers)
+
+
+def truth(built: Built, case: LayerCase, x: np.ndarray | None = None) -> reference.TwinResult:
+    """What torch computes for this case (on `x` instead of the case's input, when given)."""
+    return reference.run_layer(built.twin, built.values, case.x if x is None else x, case.upstream,
+                               training=case.mode == "train", buffers=built.buffers)

@@ -1,0 +1,208 @@
+"""The checks on one layer case: each a small function that returns nothing or raises one CheckFailure.
+
+Forward and backward against the torch twin, backward against finite differences of the implementation's own
+forward, and the contract's rules (gradients accumulate, zero_grad, inputs untouched, dtypes, no stale cache).
+"""
+
+from typing import Any
+
+import numpy as np
+
+from harness import finite_diff as fd
+from harness.cases import Built, LayerCase, build, parameter_list, truth
+from harness.compare import CheckFailure, Tolerance, assert_close, strict_array
+from harness.student import call, method
+
+FLOAT32 = Tolerance(rtol=1e-3, atol=1e-4)  # float32 against the float64 twin, relative to the largest value
+
+
+def forward(built: Built, case: LayerCase, x: np.ndarray) -> Any:
+    return call(f"{case.spec.name}.forward", method(built.layer, "forward", case.spec.name), x)
+
+
+def backward(built: Built, case: LayerCase, x: np.ndarray, grad_output: np.ndarray) -> Any:
+    return call(f"{case.spec.name}.backward", method(built.layer, "backward", case.spec.name), x, grad_output)
+
+
+def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
+    shapes = [v.shape for v in built.values]
+    return parameter_list(built.layer, "grad_parameters", case, built.names, shapes)
+
+
+def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray], tolerance: Tolerance,
+                  *, label: str = "grad of {}") -> None:
+    for got, name in zip(grads(built, case), built.names):
+        # Gradient buffers may be any float dtype; their shape and values are what the contract fixes.
+        dtype = got.dtype if got.dtype.kind == "f" else np.float64
+        assert_close(label.format(name), got, expected[name], tolerance, dtype=dtype, factors=case.factors)
+
+
+def forward_matches_torch(impl: Any, case: LayerCase) -> None:
+    built = build(impl, case)
+    expected = truth(built, case)
+    out = forward(built, case, case.x.copy())
+    assert_close("output", out, expected.output, case.spec.tolerance, factors=case.factors)
+    for name in built.buffers:
+        assert_close(f"{name} after forward", getattr(built.layer, name), expected.buffers[name], case.spec.tolerance)
+
+
+def backward_matches_torch(impl: Any, case: LayerCase) -> None:
+    built = build(impl, case)
+    expected = truth(built, case)
+    x = case.x.copy()
+    forward(built, case, x)
+    grad_input = backward(built, case, x, expected.grad_output.copy())
+    assert_close("grad of input", grad_input, expected.grad_input, case.spec.tolerance, factors=case.factors)
+    _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance)
+
+
+def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
+    """The implementation's backward against central differences of its own forward, in float64."""
+    built = build(impl, case)
+    x = case.x.copy()
+    out_shape = strict_array(forward(built, case, x), what="output", shape=truth(built, case).output.shape,
+                             dtype=np.float64).shape
+    tensors = {"input": x, **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names,
+                                                                  [v.shape for v in built.values])))}
+
+    def f() -> np.ndarray:
+        return strict_array(forward(built, case, x), what="output", shape=out_shape, dtype=np.float64)
+
+    def backward_with(v: np.ndarray) -> dict[str, np.ndarray]:
+        """Gradients of v . f w.r.t. every tensor, from one fresh forward and backward."""
+        call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
+        f()
+        grad_input = strict_array(backward(built, case, x, v), what="grad of input", shape=x.shape, dtype=np.float64)
+        return {"input": grad_input, **{n: g.astype(np.float64) for n, g in zip(built.names, grads(built, case))}}
+
+    out_size = int(np.prod(out_shape))
+    if out_size <= fd.FULL_LIMIT and all(t.size <= fd.FULL_LIMIT for t in tensors.values()):
+        rows = [backward_with(np.eye(out_size)[k].reshape(out_shape)) for k in range(out_size)]
+        for name, tensor in tensors.items():
+            analytical = np.stack([row[name].reshape(-1) for row in rows]) if rows else np.zeros((0, tensor.size))
+            fd.assert_jacobians_close(f"grad of {name}", analytical, fd.numerical_jacobian(f, tensor),
+                                      out_shape, tensor.shape)
+        return
+    rng = np.random.default_rng([case.seed, 2])
+    analytical: dict[str, list[float]] = {name: [] for name in tensors}
+    numerical: dict[str, list[float]] = {name: [] for name in tensors}
+    for _ in range(fd.DIRECTIONS):
+        v = rng.standard_normal(out_shape)
+        gradients = backward_with(v)
+        for name, tensor in tensors.items():
+            u = rng.standard_normal(tensor.shape)
+            analytical[name].append(float(np.vdot(gradients[name], u)))
+            numerical[name].append(fd.numerical_directional(f, tensor, u, v))
+    for name in tensors:
+        fd.assert_directional_close(f"grad of {name}", analytical[name], numerical[name])
+
+
+def gradients_accumulate(impl: Any, case: LayerCase) -> None:
+    """Two backward calls after one forward: parameter gradients add up (+=), grad of input is the same twice."""
+    built = build(impl, case)
+    expected = truth(built, case)
+    x = case.x.copy()
+    forward(built, case, x)
+    first = backward(built, case, x, expected.grad_output.copy())
+    second = backward(built, case, x, expected.grad_output.copy())
+    assert_close("grad of input from the first backward", first, expected.grad_input, case.spec.tolerance)
+    assert_close("grad of input from a second backward after the same forward", second, expected.grad_input,
+                 case.spec.tolerance)
+    doubled = {name: 2 * g for name, g in expected.grad_parameters.items()}
+    _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)")
+
+
+def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:
+    """zero_grad() zeroes the very arrays grad_parameters() handed out (an optimizer holds on to them)."""
+    built = build(impl, case)
+    expected = truth(built, case)
+    x = case.x.copy()
+    forward(built, case, x)
+    backward(built, case, x, expected.grad_output.copy())
+    held = grads(built, case)
+    call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
+    for array, name in zip(held, built.names):
+        if np.any(array != 0):
+            raise CheckFailure(f"grad of {name}: the array grad_parameters() returned before zero_grad() is not zero "
+                               "after it: zero_grad() must fill the buffers in place (g[...] = 0), not replace them")
+    for again, array, name in zip(grads(built, case), held, built.names):
+        if again is not array:
+            raise CheckFailure(f"grad of {name}: grad_parameters() returns a different array after zero_grad(): "
+                               "keep the same buffers, so an optimizer holding them sees every update")
+
+
+def inputs_not_modified(impl: Any, case: LayerCase) -> None:
+    built = build(impl, case)
+    expected = truth(built, case)
+    x, g = case.x.copy(), expected.grad_output.copy()
+    forward(built, case, x)
+    _assert_unchanged("forward", "its input", x, case.x)
+    backward(built, case, x, g)
+    _assert_unchanged("backward", "its input", x, case.x)
+    _assert_unchanged("backward", "grad_output", g, expected.grad_output)
+
+
+def _assert_unchanged(where: str, what: str, array: np.ndarray, original: np.ndarray) -> None:
+    changed = ~((array == original) | (np.isnan(array) & np.isnan(original)))
+    if changed.any():
+        index = tuple(int(i) for i in np.argwhere(changed)[0])
+        raise CheckFailure(f"{where} modified {what} in place: {int(changed.sum())} / {array.size} elements changed,"
+                           f" first at index {index} ({original[index]:.6g} became {array[index]:.6g});"
+                           " work on a copy (e.g. x = x.copy() or out = np.maximum(x, 0)) instead")
+
+
+def float32_preserved(impl: Any, case: LayerCase) -> None:
+    """float32 in gives float32 out, forward and backward, with float32-accurate values."""
+    built = build(impl, case)
+    expected = truth(built, case)
+    x = case.x.astype(np.float32)
+    scale = max(1.0, float(np.abs(expected.output).max(initial=0)), float(np.abs(expected.grad_input).max(initial=0)))
+    tolerance = Tolerance(FLOAT32.rtol, FLOAT32.atol * scale)
+    out = forward(built, case, x)
+    assert_close("float32 output", out, expected.output, tolerance, dtype=np.float32)
+    grad_input = backward(built, case, x, expected.grad_output.astype(np.float32))
+    assert_close("float32 grad of input", grad_input, expected.grad_input, tolerance, dtype=np.float32)
+
+
+def no_stale_cache(impl: Any, case: LayerCase) -> None:
+    """forward(other); forward(x); backward(x, g) must be right for x: nothing cached from the first call leaks."""
+    built = build(impl, case)
+    expected = truth(built, case)
+    x = case.x.copy()
+    forward(built, case, -x[::-1].copy())  # same shape and value conditions, different values
+    forward(built, case, x)
+    grad_input = backward(built, case, x, expected.grad_output.copy())
+    assert_close("grad of input after two forward calls", grad_input, expected.grad_input, case.spec.tolerance)
+    _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance,
+                  label="grad of {} after two forward calls")
+
+
+def train_eval_switch(impl: Any, case: LayerCase) -> None:
+    """`training` is True after construction, and train() / eval() switch it."""
+    name = case.spec.name
+    layer = call(f"constructing {case!r}", case.spec.make, impl, case.args)
+    for step, expected in (("after construction", True), ("eval()", False), ("train()", True)):
+        if step != "after construction":
+            call(f"{name}.{step}", method(layer, step[:-2], name))
+        got = getattr(layer, "training", None)
+        if got is not expected:
+            raise CheckFailure(f"{name}.training is {got!r} {'' if step.startswith('after') else 'after '}{step},"
+                               f" expected {expected}")
+
+
+def sequential_propagates_mode(impl: Any) -> None:
+    """train() and eval() on a Sequential reach every child, and eval-mode children behave as in eval."""
+    children = [call("constructing Dropout(p=0.5)", impl.Dropout, 0.5),
+                call("constructing BatchNorm1d(3)", impl.BatchNorm1d, 3)]
+    model = call("constructing Sequential(Dropout(0.5), BatchNorm1d(3))", impl.Sequential, *children)
+    for mode, expected in (("eval", False), ("train", True), ("eval", False)):
+        call(f"Sequential.{mode}()", method(model, mode, "Sequential"))
+        for child in children:
+            if getattr(child, "training", None) is not expected:
+                raise CheckFailure(f"after Sequential.{mode}(), its child {type(child).__name__} has training ="
+                                   f" {getattr(child, 'training', None)!r}: {mode}() must reach every child")
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    first = call("Sequential.forward", model.forward, x)
+    second = call("Sequential.forward", model.forward, x)
+    assert_close("a second eval-mode forward of the same input (must be deterministic: no dropout in eval)",
+                 second, np.asarray(first, dtype=np.float64), Tolerance(0.0, 0.0))

@@ -1,0 +1,177 @@
+"""Strict comparison of a result against the truth, with a message a person can act on.
+
+Shape first, then dtype, then finiteness, then values (as tinygrad's helper_test_op and
+torch.testing.assert_close do): `np.allclose` broadcasting must never let a wrongly shaped result pass, and an
+object that merely pretends to be an array must not pass either.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class CheckFailure(AssertionError):
+    """A check's verdict: what failed, by how much, and (where the numbers fit a known mistake) a hint."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|got - expected| <= atol + rtol * |expected|, elementwise."""
+
+    rtol: float
+    atol: float
+
+    def __str__(self) -> str:
+        return f"|got - expected| <= {self.atol:.0e} + {self.rtol:.0e} * |expected|"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing one quantity (an output, a gradient) with its expected value."""
+
+    what: str
+    total: int
+    mismatched: int
+    max_abs: float
+    max_rel: float
+    worst_index: tuple[int, ...]
+    expected_at_worst: float
+    got_at_worst: float
+    tolerance: Tolerance
+    hint: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.mismatched == 0
+
+    def message(self) -> str:
+        pct = 100.0 * self.mismatched / max(self.total, 1)
+        lines = [
+            f"{self.what} differs: {self.mismatched} / {self.total} elements mismatched ({pct:.1f}%)",
+            f"  greatest absolute difference: {self.max_abs:.6g} at index {self.worst_index}"
+            f" (expected {self.expected_at_worst:.6g}, got {self.got_at_worst:.6g})",
+            f"  greatest relative difference: {self.max_rel:.6g}",
+            f"  tolerance: {self.tolerance}",
+        ]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def strict_array(value: object, *, what: str, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
+    """`value` as a plain ndarray if it is exactly an ndarray of this shape and dtype; otherwise CheckFailure."""
+    dtype = np.dtype(dtype)
+    if not isinstance(value, np.ndarray):
+        raise CheckFailure(
+            f"{what}: expected a numpy.ndarray of shape {shape} and dtype {dtype}, got {type(value).__name__}"
+            + (" (None: did the method forget to return?)" if value is None else "")
+        )
+    if value.shape != shape:
+        raise CheckFailure(f"{what}: expected shape {shape}, got shape {value.shape}" + _shape_hint(value.shape, shape))
+    if value.dtype != dtype:
+        raise CheckFailure(
+            f"{what}: expected dtype {dtype}, got dtype {value.dtype}"
+            + (" (float32 in must give float32 out: was something promoted to float64?)" if dtype == np.float32 else "")
+        )
+    # A subclass may override arithmetic or comparison; look at its data through a plain ndarray.
+    return np.array(value, dtype=dtype, copy=True, subok=False)
+
+
+def strict_float(value: object, *, what: str) -> float:
+    """A loss value: a Python or NumPy real scalar (or a 0-d / one-element array), as float."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if not isinstance(value, (float, int, np.floating, np.integer)) or isinstance(value, bool):
+        raise CheckFailure(f"{what}: expected a float, got {type(value).__name__}")
+    return float(value)
+
+
+def compare(
+    what: str,
+    got: object,
+    expected: np.ndarray,
+    tolerance: Tolerance,
+    *,
+    dtype: np.dtype | type | None = None,
+    factors: Mapping[str, float] | None = None,
+) -> Comparison:
+    """Compare `got` with `expected` strictly; `factors` names constants a known mistake would be off by."""
+    expected = np.asarray(expected, dtype=np.float64)
+    arr = strict_array(got, what=what, shape=expected.shape, dtype=dtype or expected.dtype).astype(np.float64)
+    total = int(expected.size)
+    if total == 0:
+        return Comparison(what, 0, 0, 0.0, 0.0, (), 0.0, 0.0, tolerance)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(arr - expected)
+        allowed = tolerance.atol + tolerance.rtol * np.abs(expected)
+        bad = ~(diff <= allowed)  # NaN counts as a mismatch
+        rel = diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+        # The worst element is the one furthest past its tolerance (NaN first).
+        excess = np.where(np.isnan(diff), np.inf, np.where(diff == 0, 0.0, diff / allowed))
+    worst = np.unravel_index(int(np.argmax(excess)), expected.shape)
+    mismatched = int(bad.sum())
+    hint = _value_hint(arr, expected, tolerance, factors or {}) if mismatched else None
+    return Comparison(
+        what=what,
+        total=total,
+        mismatched=mismatched,
+        max_abs=float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))),
+        max_rel=float(np.nanmax(np.where(np.isnan(rel), np.inf, rel))),
+        worst_index=tuple(int(i) for i in worst),
+        expected_at_worst=float(expected[worst]),
+        got_at_worst=float(arr[worst]),
+        tolerance=tolerance,
+        hint=hint,
+    )
+
+
+def assert_close(
+    what: str,
+    got: object,
+    expected: np.ndarray,
+    tolerance: Tolerance,
+    *,
+    dtype: np.dtype | type | None = None,
+    factors: Mapping[str, float] | None = None,
+) -> None:
+    """`compare`, raising CheckFailure with its message when anything is off."""
+    result = compare(what, got, expected, tolerance, dtype=dtype, factors=factors)
+    if not result.passed:
+        raise CheckFailure(result.message())
+
+
+def _shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    if len(got) == len(expected) >= 2 and got == expected[::-1]:
+        return " (the transpose of the expected shape: is a matrix transposed?)"
+    if len(got) == len(expected) + 1 and got[1:] == expected:
+        return f" (one leading axis too many: was it meant to be summed over the batch of {got[0]}?)"
+    return ""
+
+
+def _value_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, factors: Mapping[str, float]) -> str | None:
+    """Name the known mistake the numbers fit, if one does; None when nothing fits."""
+    if not np.all(np.isfinite(got)):
+        where = "NaN" if np.any(np.isnan(got)) else "inf"
+        return f"the result contains {where} where the expected values are finite: an overflow (exp of a large number?)"
+    if not np.any(got) and np.any(np.abs(expected) > tol.atol):
+        return "the result is all zeros: was it never computed, or reset after being computed?"
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and np.allclose(got, expected.T, tol.rtol, tol.atol):
+        return "the result equals the transpose of the expected value"
+    big = np.abs(expected) > 1e3 * tol.atol + 1e-12
+    if big.any():
+        ratios = got[big] / expected[big]
+        ratio = float(np.median(ratios))
+        if ratio != 0 and np.allclose(ratios, ratio, rtol=1e-3, atol=0) and np.allclose(got, ratio * expected, 1e-3, tol.atol):
+            return _factor_hint(ratio, factors, evidence=int(big.sum()))
+    return None
+
+
+def _factor_hint(ratio: float, factors: Mapping[str, float], *, evidence: int) -> str | None:
+    """A constant factor is worth naming when it is a known one, or when enough elements share it."""
+    named = {**factors, "-1 (the sign is flipped)": -1.0, "2": 2.0}
+    for name, value in named.items():
+        for shown, candidate in ((name, value), (f"1/({name})", 1.0 / value if value else np.inf)):
+            if candidate != 1.0 and np.isclose(ratio, candidate, rtol=1e-3):
+                return f"every element is off by the same factor {ratio:.6g} = {shown}"
+    return f"every element is off by the same factor {ratio:.6g}" if evidence >= 3 else None

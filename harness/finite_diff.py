@@ -1,0 +1,77 @@
+"""Central finite differences of a function of arrays that are perturbed in place (inputs or live parameters).
+
+Two modes, as torch.autograd.gradcheck has: the full Jacobian for small tensors (every element of every
+input against every output), and a fast mode for large ones that compares directional derivatives along
+random directions u (input side) and v (output side): v^T J u, numerically and from one backward pass.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from harness.compare import CheckFailure, Tolerance
+
+EPS = 1e-6  # float64; values are kept at least 1e-3 from kinks and ties (harness.strategies.KINK_MARGIN)
+TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
+FULL_LIMIT = 200  # tensors up to this many elements (inputs and outputs) get the full Jacobian
+DIRECTIONS = 3  # random directions per tensor in fast mode
+
+
+def numerical_jacobian(f: Callable[[], np.ndarray], wrt: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """d f / d wrt as an (f.size, wrt.size) matrix; `wrt` is perturbed in place and restored."""
+    flat = wrt.reshape(-1)  # a view: writing to it perturbs what f reads
+    columns = []
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = f().reshape(-1)
+        flat[i] = original - eps
+        minus = f().reshape(-1)
+        flat[i] = original
+        columns.append((plus - minus) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+def numerical_directional(f: Callable[[], np.ndarray], wrt: np.ndarray, u: np.ndarray, v: np.ndarray,
+                          eps: float = EPS) -> float:
+    """v . (d f / d wrt) u by a central difference along u; `wrt` is restored."""
+    original = wrt.copy()
+    wrt += eps * u
+    plus = float(np.vdot(v, f()))
+    wrt[...] = original - eps * u
+    minus = float(np.vdot(v, f()))
+    wrt[...] = original
+    return (plus - minus) / (2 * eps)
+
+
+def assert_jacobians_close(what: str, analytical: np.ndarray, numerical: np.ndarray, out_shape: tuple,
+                           wrt_shape: tuple, tolerance: Tolerance = TOLERANCE) -> None:
+    """Full-mode verdict: the worst (output index, input index) pair and the values there."""
+    diff = np.abs(analytical - numerical)
+    allowed = tolerance.atol + tolerance.rtol * np.abs(numerical)
+    bad = ~(diff <= allowed)
+    if not bad.any():
+        return
+    row, col = np.unravel_index(int(np.argmax(np.where(np.isnan(diff), np.inf, diff / allowed))), diff.shape)
+    out_index = tuple(int(i) for i in np.unravel_index(row, out_shape))
+    in_index = tuple(int(i) for i in np.unravel_index(col, wrt_shape))
+    raise CheckFailure(
+        f"{what} disagrees with finite differences of forward (full Jacobian, {diff.shape[0]} x {diff.shape[1]}):"
+        f" {int(bad.sum())} / {bad.size} entries mismatched\n"
+        f"  worst: d output{out_index} / d {what.removeprefix('grad of ')}{in_index}:"
+        f" finite differences give {numerical[row, col]:.6g}, backward gives {analytical[row, col]:.6g}\n"
+        f"  tolerance: {tolerance}"
+    )
+
+
+def assert_directional_close(what: str, analytical: list[float], numerical: list[float],
+                             tolerance: Tolerance = TOLERANCE) -> None:
+    """Fast-mode verdict: one scalar per random direction."""
+    for i, (a, n) in enumerate(zip(analytical, numerical)):
+        if not abs(a - n) <= tolerance.atol + tolerance.rtol * abs(n):
+            raise CheckFailure(
+                f"{what} disagrees with finite differences of forward (fast mode: v^T J u along random directions)\n"
+                f"  direction {i + 1} of {len(numerical)}: finite differences give {n:.6g}, backward gives {a:.6g}"
+                f" (difference {abs(a - n):.3g})\n"
+                f"  tolerance: {tolerance}; run the 'backward matches torch' check to locate the wrong elements"
+            )

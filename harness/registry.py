@@ -1,0 +1,135 @@
+"""The registry: every layer, criterion and optimizer of the contract, declared once.
+
+How to add a layer:
+  1. write it in `impl/` (and make sure `reference.nn` has its torch twin under the same name);
+  2. add one `LayerSpec` below: how hypothesis draws its constructor arguments, which inputs it takes.
+Every generic test (forward, backward, finite differences, contract) then runs on it; nothing else changes.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from harness import strategies as s
+from harness.compare import Tolerance
+
+Namespace = Any  # the implementation under test, or `reference.nn`: both spell the layer names the same way
+
+# float64 everywhere; the two sides differ only by summation order.
+EXACT = Tolerance(rtol=1e-6, atol=1e-9)
+
+
+def _by_name(name: str) -> Callable[[Namespace, dict], Any]:
+    return lambda nn, args: getattr(nn, name)(**args)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str  # the class name, the same in impl/ and in reference.nn (and so in torch.nn)
+    configs: st.SearchStrategy[dict]  # constructor keyword arguments
+    inputs: Callable[[dict], st.SearchStrategy[np.ndarray]]  # valid inputs for those arguments
+    build: Callable[[Namespace, dict], Any] | None = None  # build from a namespace; default nn.<name>(**args)
+    requires: tuple[str, ...] = ()  # every class `build` uses; default (name,)
+    modes: tuple[str, ...] = ("train", "eval")  # modes in which the layer must equal its twin exactly
+    buffers: Callable[[np.random.Generator, dict], dict[str, np.ndarray]] | None = None  # state torch keeps as buffers
+    tolerance: Tolerance = EXACT  # implementation vs torch, float64
+    kink_slopes: Callable[[dict], tuple[float, float]] | None = None  # at x == 0 any slope in between is valid
+
+    def make(self, nn: Namespace, args: dict) -> Any:
+        return (self.build or _by_name(self.name))(nn, args)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return self.requires or (self.name,)
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    name: str  # the class name in impl/ and reference.nn
+    inputs: st.SearchStrategy[tuple[np.ndarray, np.ndarray]]  # (input, target) pairs
+    tolerance: Tolerance = EXACT
+
+    def make(self, nn: Namespace) -> Any:
+        return getattr(nn, self.name)()
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str  # the class name in impl/ and reference.nn (torch.optim)
+    configs: st.SearchStrategy[dict]  # constructor keyword arguments besides the module / parameters
+    steps: int = 5  # steps compared against torch, on the same gradient sequence
+    tolerance: Tolerance = EXACT
+
+    def make(self, nn: Namespace, module_or_params: Any, args: dict) -> Any:
+        return getattr(nn, self.name)(module_or_params, **args)
+
+
+def _elementwise(**conditions: Any) -> Callable[[dict], st.SearchStrategy[np.ndarray]]:
+    return lambda args: s.any_shapes().flatmap(lambda shape: s.arrays(shape, **conditions))
+
+
+def _features(args: dict) -> st.SearchStrategy[np.ndarray]:
+    return s.batch_sizes().flatmap(lambda n: s.arrays((n, args["in_features"])))
+
+
+def _images(*, distinct: bool = False) -> Callable[[dict], st.SearchStrategy[np.ndarray]]:
+    def inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
+        shapes = s.image_shapes(args.get("in_channels", 2), args["kernel_size"], args.get("padding", 0))
+        return shapes.flatmap(lambda shape: s.arrays(shape, distinct=distinct))
+    return inputs
+
+
+def _batchnorm_buffers(rng: np.random.Generator, args: dict) -> dict[str, np.ndarray]:
+    c = args["num_features"]
+    return {"running_mean": rng.standard_normal(c), "running_var": rng.uniform(0.5, 2.0, c)}
+
+
+def _mlp(nn: Namespace, args: dict) -> Any:
+    return nn.Sequential(nn.Linear(args["in_features"], args["hidden"]), nn.Tanh(),
+                         nn.Linear(args["hidden"], args["out_features"]))
+
+
+_scores = s.feature_shapes(max_features=7).flatmap(lambda shape: s.arrays(shape, scales=(1.0, 10.0, 100.0)))
+
+LAYERS: list[LayerSpec] = [
+    LayerSpec("Linear", s.linear_configs(), _features),
+    LayerSpec("Conv2d", s.conv2d_configs(), _images()),
+    LayerSpec("MaxPool2d", s.maxpool2d_configs(), _images(distinct=True)),
+    LayerSpec("ReLU", st.just({}), _elementwise(away_from_zero=True), kink_slopes=lambda args: (0.0, 1.0)),
+    LayerSpec("LeakyReLU", st.fixed_dictionaries({}, optional={"negative_slope": st.sampled_from([0.01, 0.2, 1.5])}),
+              _elementwise(away_from_zero=True), kink_slopes=lambda args: (args.get("negative_slope", 0.01), 1.0)),
+    LayerSpec("Sigmoid", st.just({}), _elementwise(scales=(1.0, 10.0))),
+    LayerSpec("Tanh", st.just({}), _elementwise(scales=(1.0, 10.0))),
+    # Torch cannot match Dropout's random mask draw for draw: exact in eval only; tests/test_dropout.py
+    # checks training mode statistically.
+    LayerSpec("Dropout", st.fixed_dictionaries({"p": st.sampled_from([0.0, 0.3, 0.5, 0.9])}), _elementwise(),
+              modes=("eval",)),
+    LayerSpec("Flatten", st.just({}), _elementwise()),
+    LayerSpec("Softmax", st.just({}), lambda args: _scores),
+    LayerSpec("LogSoftmax", st.just({}), lambda args: _scores),
+    LayerSpec("BatchNorm1d", st.fixed_dictionaries({"num_features": st.integers(1, 6)},
+                                                   optional={"eps": st.sampled_from([1e-5, 1e-1]),
+                                                             "momentum": st.sampled_from([0.1, 0.5])}),
+              # Batch statistics need two samples (torch refuses one in training mode).
+              lambda args: st.integers(2, 5).flatmap(lambda n: s.arrays((n, args["num_features"]))),
+              buffers=_batchnorm_buffers),
+    LayerSpec("Sequential", st.fixed_dictionaries({"in_features": st.integers(1, 5), "hidden": st.integers(1, 5),
+                                                   "out_features": st.integers(1, 5)}),
+              _features, build=_mlp, requires=("Sequential", "Linear", "Tanh")),
+]
+
+CRITERIA: list[CriterionSpec] = [
+    CriterionSpec("MSELoss", s.regression_inputs()),
+    CriterionSpec("NLLLoss", s.classification_inputs(log_probabilities=True)),
+    CriterionSpec("CrossEntropyLoss", s.classification_inputs(scales=(1.0, 10.0, 100.0))),
+]
+
+OPTIMIZERS: list[OptimizerSpec] = [
+    OptimizerSpec("SGD", s.sgd_configs()),
+    OptimizerSpec("Adam", s.adam_configs()),
+]
+
+SPECS: dict[str, LayerSpec | CriterionSpec | OptimizerSpec] = {spec.name: spec for spec in [*LAYERS, *CRITERIA, *OPTIMIZERS]}

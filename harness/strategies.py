@@ -1,0 +1,174 @@
+"""Every hypothesis strategy of the suite, in one place.
+
+Shapes and hyper-parameters are drawn (and shrink to the smallest failing case); values come from a drawn seed
+through NumPy, which keeps examples fast and reproducible. Value conditions that make a check meaningful
+(away from a kink, a unique maximum per pooling window, large logits) are options of `arrays`.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+
+Shape = tuple[int, ...]
+
+# Values are kept at least this far from ReLU's kink, and distinct values at least this far apart:
+# far larger than the finite-difference step (1e-6), so a central difference never straddles a kink or a tie.
+KINK_MARGIN = 1e-3
+
+
+def seeds() -> st.SearchStrategy[int]:
+    return st.integers(0, 2**32 - 1)
+
+
+def values(seed: int, shape: Shape, *, scale: float = 1.0, away_from_zero: bool = False, distinct: bool = False) -> np.ndarray:
+    """Deterministic float64 values for `shape` from `seed`.
+
+    away_from_zero: no value within KINK_MARGIN of 0.
+    distinct: all values differ by at least KINK_MARGIN (a unique maximum in every pooling window).
+    """
+    rng = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    if distinct:
+        # A shuffled evenly spaced grid: distinct by construction, spread like a unit normal.
+        step = max(KINK_MARGIN, 4.0 / max(size, 1))
+        x = (rng.permutation(size) - (size - 1) / 2.0) * step
+    else:
+        x = rng.standard_normal(size)
+    if away_from_zero:
+        x = np.where(x >= 0, x + KINK_MARGIN, x - KINK_MARGIN)
+    return (scale * x).reshape(shape)
+
+
+@st.composite
+def arrays(draw: st.DrawFn, shape: Shape, *, scales: Sequence[float] = (1.0,), away_from_zero: bool = False,
+           distinct: bool = False) -> np.ndarray:
+    """A float64 array of `shape` (see `values`), its scale drawn from `scales`."""
+    scale = draw(st.sampled_from(scales), label="scale")
+    seed = draw(seeds(), label="values seed")
+    return values(seed, shape, scale=scale, away_from_zero=away_from_zero, distinct=distinct)
+
+
+def batch_sizes(max_size: int = 4) -> st.SearchStrategy[int]:
+    return st.integers(1, max_size)
+
+
+def pairs(low: int, high: int) -> st.SearchStrategy[tuple[int, int]]:
+    """(h, w) pairs, square or rectangular."""
+    return st.tuples(st.integers(low, high), st.integers(low, high))
+
+
+@st.composite
+def int_or_pair(draw: st.DrawFn, pair: tuple[int, int], *, label: str) -> int | tuple[int, int]:
+    """The contract accepts an int or an (h, w) pair; draw the int spelling when the pair is square."""
+    as_int = pair[0] == pair[1] and draw(st.booleans(), label=f"{label} given as int")
+    return pair[0] if as_int else pair
+
+
+@st.composite
+def feature_shapes(draw: st.DrawFn, *, max_features: int = 6) -> Shape:
+    """(N, C) with N possibly 1."""
+    return (draw(batch_sizes(), label="batch"), draw(st.integers(1, max_features), label="features"))
+
+
+@st.composite
+def any_shapes(draw: st.DrawFn) -> Shape:
+    """(N, ...) of rank 2 to 4, for elementwise layers."""
+    rank = draw(st.integers(2, 4), label="rank")
+    return (draw(batch_sizes(), label="batch"), *draw(st.lists(st.integers(1, 5), min_size=rank - 1, max_size=rank - 1)))
+
+
+@st.composite
+def linear_configs(draw: st.DrawFn) -> dict:
+    return {
+        "in_features": draw(st.integers(1, 8), label="in_features"),
+        "out_features": draw(st.integers(1, 8), label="out_features"),
+        "bias": draw(st.booleans(), label="bias"),
+    }
+
+
+@st.composite
+def conv2d_configs(draw: st.DrawFn) -> dict:
+    """Dependent draws: kernel, then padding that fits it (torch's `tensor_conv` style)."""
+    kernel = draw(pairs(1, 4), label="kernel")
+    stride = draw(pairs(1, 3), label="stride")
+    padding = draw(st.tuples(st.integers(0, kernel[0]), st.integers(0, kernel[1])), label="padding")
+    return {
+        "in_channels": draw(st.integers(1, 3), label="in_channels"),
+        "out_channels": draw(st.integers(1, 3), label="out_channels"),
+        "kernel_size": draw(int_or_pair(kernel, label="kernel_size")),
+        "stride": draw(int_or_pair(stride, label="stride")),
+        "padding": draw(int_or_pair(padding, label="padding")),
+        "bias": draw(st.booleans(), label="bias"),
+    }
+
+
+@st.composite
+def maxpool2d_configs(draw: st.DrawFn) -> dict:
+    """Stride may exceed the kernel; padding is at most half the kernel (torch's rule)."""
+    kernel = draw(pairs(1, 3), label="kernel")
+    padding = draw(st.tuples(st.integers(0, kernel[0] // 2), st.integers(0, kernel[1] // 2)), label="padding")
+    args = {"kernel_size": draw(int_or_pair(kernel, label="kernel_size")),
+            "padding": draw(int_or_pair(padding, label="padding"))}
+    if draw(st.booleans(), label="explicit stride"):
+        args["stride"] = draw(int_or_pair(draw(pairs(1, 4), label="stride"), label="stride"))
+    return args
+
+
+def as_pair(value: int | Sequence[int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+@st.composite
+def image_shapes(draw: st.DrawFn, channels: int, kernel: int | Sequence[int], padding: int | Sequence[int] = 0) -> Shape:
+    """(N, C, H, W) large enough for at least one window; H == kernel - 2 * padding (one window) included."""
+    (kh, kw), (ph, pw) = as_pair(kernel), as_pair(padding)
+    h = draw(st.integers(max(1, kh - 2 * ph), kh + 5), label="height")
+    w = draw(st.integers(max(1, kw - 2 * pw), kw + 5), label="width")
+    return (draw(batch_sizes(3), label="batch"), channels, h, w)
+
+
+@st.composite
+def classification_inputs(draw: st.DrawFn, *, scales: Sequence[float] = (1.0,), log_probabilities: bool = False
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (N, C) and integer targets (N,); log-probabilities (each row's exp sums to 1) when asked."""
+    n, c = draw(feature_shapes(max_features=7))
+    scores = draw(arrays((n, c), scales=scales), label="scores")
+    if log_probabilities:
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        scores = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    targets = np.asarray(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets"), dtype=np.int64)
+    return scores, targets
+
+
+@st.composite
+def regression_inputs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and float targets of one shape."""
+    shape = draw(any_shapes())
+    return draw(arrays(shape), label="predictions"), draw(arrays(shape), label="targets")
+
+
+@st.composite
+def parameter_shapes(draw: st.DrawFn) -> list[Shape]:
+    """Shapes of a small set of parameters for optimizer checks: a matrix and a vector."""
+    rows, cols = draw(st.integers(1, 4), label="rows"), draw(st.integers(1, 4), label="cols")
+    return [(rows, cols), (rows,)]
+
+
+@st.composite
+def sgd_configs(draw: st.DrawFn) -> dict:
+    return {
+        "lr": draw(st.sampled_from([0.01, 0.1, 0.5]), label="lr"),
+        "momentum": draw(st.sampled_from([0.0, 0.9]), label="momentum"),
+        "weight_decay": draw(st.sampled_from([0.0, 0.01]), label="weight_decay"),
+    }
+
+
+@st.composite
+def adam_configs(draw: st.DrawFn) -> dict:
+    return {
+        "lr": draw(st.sampled_from([1e-3, 0.1]), label="lr"),
+        "betas": draw(st.sampled_from([(0.9, 0.999), (0.5, 0.9)]), label="betas"),
+        "eps": draw(st.sampled_from([1e-8, 1e-3]), label="eps"),
+        "weight_decay": draw(st.sampled_from([0.0, 0.01]), label="weight_decay"),
+    }

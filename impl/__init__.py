@@ -1,0 +1,35 @@
+"""Hand-written NumPy neural-network layers, losses and optimisers mirroring torch.nn / torch.optim."""
+
+from .activations import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import Sequential
+from .conv import Conv2d
+from .dropout import Dropout
+from .linear import Linear
+from .losses import CrossEntropyLoss, MSELoss, NLLLoss
+from .module import Module
+from .normalization import BatchNorm1d
+from .optim import SGD, Adam
+from .pooling import MaxPool2d
+from .reshape import Flatten
+
+__all__ = [
+    "Module",
+    "Linear",
+    "Conv2d",
+    "MaxPool2d",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Dropout",
+    "Flatten",
+    "Softmax",
+    "LogSoftmax",
+    "BatchNorm1d",
+    "Sequential",
+    "MSELoss",
+    "NLLLoss",
+    "CrossEntropyLoss",
+    "SGD",
+    "Adam",
+]

@@ -1,0 +1,33 @@
+"""torch.nn under the contract's names and defaults.
+
+Most layers are torch.nn's own classes. The few whose torch defaults differ from the contract are wrapped
+here, once: Softmax and LogSoftmax work over axis 1 (torch asks for `dim`).
+"""
+
+import torch
+from torch import nn as _nn
+
+Linear = _nn.Linear
+Conv2d = _nn.Conv2d
+MaxPool2d = _nn.MaxPool2d
+ReLU = _nn.ReLU
+LeakyReLU = _nn.LeakyReLU
+Sigmoid = _nn.Sigmoid
+Tanh = _nn.Tanh
+Dropout = _nn.Dropout
+Flatten = _nn.Flatten
+BatchNorm1d = _nn.BatchNorm1d
+Sequential = _nn.Sequential
+MSELoss = _nn.MSELoss
+NLLLoss = _nn.NLLLoss
+CrossEntropyLoss = _nn.CrossEntropyLoss
+SGD = torch.optim.SGD
+Adam = torch.optim.Adam
+
+
+def Softmax() -> _nn.Softmax:  # noqa: N802 - mirrors the class name it stands for
+    return _nn.Softmax(dim=1)
+
+
+def LogSoftmax() -> _nn.LogSoftmax:  # noqa: N802
+    return _nn.LogSoftmax(dim=1)

@@ -1,0 +1,40 @@
+"""Every criterion in the registry: loss and gradient against torch and finite differences, and the contract."""
+
+import pytest
+
+from harness import loss_checks as checks
+from harness.loss_checks import criterion_cases
+from harness.registry import CRITERIA, SPECS
+
+criteria = pytest.mark.parametrize("spec", CRITERIA, ids=lambda spec: spec.name)
+classifiers = pytest.mark.parametrize("spec", [SPECS["CrossEntropyLoss"]], ids=lambda spec: spec.name)
+
+
+@criteria
+def test_loss_matches_torch(verify, spec):
+    verify((spec.name,), checks.loss_matches_torch, criterion_cases(spec))
+
+
+@criteria
+def test_loss_gradient_matches_torch(verify, spec):
+    verify((spec.name,), checks.loss_gradient_matches_torch, criterion_cases(spec))
+
+
+@criteria
+def test_loss_gradient_matches_finite_differences(verify, spec):
+    verify((spec.name,), checks.loss_gradient_matches_finite_differences, criterion_cases(spec))
+
+
+@criteria
+def test_loss_inputs_not_modified(verify, spec):
+    verify((spec.name,), checks.loss_inputs_not_modified, criterion_cases(spec))
+
+
+@criteria
+def test_loss_float32_preserved(verify, spec):
+    verify((spec.name,), checks.loss_float32_preserved, criterion_cases(spec))
+
+
+@classifiers
+def test_stable_for_large_logits(verify, spec):
+    verify((spec.name,), checks.stable_for_large_logits, criterion_cases(spec))

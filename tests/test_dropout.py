@@ -1,0 +1,37 @@
+"""Dropout in training mode, statistically (see harness/dropout_checks.py for the false-failure probability)."""
+
+import pytest
+
+from harness import dropout_checks as checks
+
+rates = pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+needs = ("Dropout",)
+pytestmark = pytest.mark.Dropout
+
+
+@rates
+def test_fraction_dropped_matches_p(verify, p):
+    verify.once(needs, checks.fraction_dropped_matches_p, p)
+
+
+@rates
+def test_survivors_scaled(verify, p):
+    verify.once(needs, checks.survivors_scaled, p)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5])
+def test_eval_is_identity(verify, p):
+    verify.once(needs, checks.eval_is_identity, p)
+
+
+def test_p_zero_is_identity_in_training(verify):
+    verify.once(needs, checks.survivors_scaled, 0.0)
+
+
+@rates
+def test_backward_uses_forward_mask(verify, p):
+    verify.once(needs, checks.backward_uses_forward_mask, p)
+
+
+def test_fresh_mask_each_forward(verify):
+    verify.once(needs, checks.fresh_mask_each_forward, 0.5)

@@ -1,0 +1,16 @@
+"""Kinks and ties get their own tests that accept any valid subgradient (harness/kink_checks.py)."""
+
+import pytest
+
+from harness import kink_checks as checks
+from harness.registry import LAYERS, SPECS
+
+
+@pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.kink_slopes], ids=lambda spec: spec.name)
+def test_subgradient_at_kink(verify, spec):
+    verify(spec.needs, checks.subgradient_at_kink, checks.kink_cases(spec))
+
+
+@pytest.mark.parametrize("spec", [SPECS["MaxPool2d"]], ids=lambda spec: spec.name)
+def test_maxpool_ties_conserve_gradient(verify, spec):
+    verify(spec.needs, checks.maxpool_ties_conserve_gradient, checks.tie_cases(spec))

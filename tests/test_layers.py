@@ -1,0 +1,24 @@
+"""Every layer in the registry, forward and backward, against torch and against finite differences."""
+
+import pytest
+
+from harness import checks
+from harness.cases import layer_cases
+from harness.registry import LAYERS
+
+layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name)
+
+
+@layers
+def test_forward_matches_torch(verify, spec):
+    verify(spec.needs, checks.forward_matches_torch, layer_cases(spec))
+
+
+@layers
+def test_backward_matches_torch(verify, spec):
+    verify(spec.needs, checks.backward_matches_torch, layer_cases(spec))
+
+
+@layers
+def test_backward_matches_finite_differences(verify, spec):
+    verify(spec.needs, checks.backward_matches_finite_differences, layer_cases(spec))

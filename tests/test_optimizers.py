@@ -1,0 +1,19 @@
+"""Every optimizer in the registry, step by step against torch.optim on the same gradients."""
+
+import pytest
+
+from harness import optim_checks as checks
+from harness.optim_checks import optimizer_cases
+from harness.registry import OPTIMIZERS
+
+optimizers = pytest.mark.parametrize("spec", OPTIMIZERS, ids=lambda spec: spec.name)
+
+
+@optimizers
+def test_steps_match_torch(verify, spec):
+    verify((spec.name,), checks.steps_match_torch, optimizer_cases(spec))
+
+
+@optimizers
+def test_zero_grad_zeroes_module_grads(verify, spec):
+    verify((spec.name,), checks.zero_grad_zeroes_module_grads, optimizer_cases(spec))
