@@ -134,7 +134,7 @@ def load_mnist(directory: str | os.PathLike | None = None, *, verify_md5: bool =
                     + ", ".join(f"{m}[.gz]" for m in missing)
                 )
             return _load_idx_set(folder, found, verify_md5=verify_md5)
-        looked_for.append(f"{folder}/{{train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte}}[.gz]")
+        looked_for.append(f"{folder}/{{{', '.join(_STEMS.values())}}}[.gz]")
         npz = folder / "mnist.npz"
         if npz.is_file():
             return _load_npz(npz, verify_md5=verify_md5)

@@ -8,12 +8,14 @@ from harness.registry import SPECS
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tag each check with its layer (from its `spec` parameter or its layer marker) and a readable name."""
+    """Tag each check with its layer (from its `spec` parameter or its layer marker) and a readable name;
+    mark it with the layer's name, so `-m Conv2d` selects one layer."""
     for item in items:
         spec = item.callspec.params.get("spec") if hasattr(item, "callspec") else None
         layer = spec.name if spec else next((m.name for m in item.iter_markers() if m.name in SPECS), None)
         if layer is None:
             continue
+        item.add_marker(getattr(pytest.mark, layer))
         check = item.originalname.removeprefix("test_").replace("_", " ")
         extra = [f"{k}={v}" for k, v in getattr(item, "callspec", None).params.items() if k != "spec"] \
             if hasattr(item, "callspec") else []

@@ -61,17 +61,20 @@ class Recipe:
     seed: int = 0
 
 
-# Measured with torch (plain torch.nn + torch.optim.SGD, float32, same init and batches as the harness, seeds 0-4):
-# see the report in the module's docstring of bench/end_to_end.py. Targets leave margin below the worst seed.
+# Measured with plain torch (torch.nn + torch.optim.SGD, float32, same init and batches as the harness), several
+# seeds; worst seed in brackets. Subset = embedded 4000/1000, full = official 60000/10000. Constant lr, no schedule.
+#   mlp subset: 6 epochs -> 0.936..0.945      cnn subset: 3 epochs -> 0.951..0.970
+#   mlp full:   4 epochs -> 0.976 (seed 0)    cnn full:   2 epochs -> see bench/end_to_end.py output
+# Targets sit below the worst seed with margin (1000 test samples: one standard error is about 0.007).
 RECIPES: dict[tuple[str, str], Recipe] = {
-    ("mlp", "subset"): Recipe(epochs=10, batch_size=32, lr=0.05, momentum=0.9, target=0.90),
-    ("cnn", "subset"): Recipe(epochs=8, batch_size=32, lr=0.05, momentum=0.9, target=0.90),
-    ("mlp", "full"): Recipe(epochs=3, batch_size=64, lr=0.05, momentum=0.9, target=0.97),
+    ("mlp", "subset"): Recipe(epochs=6, batch_size=64, lr=0.1, momentum=0.9, target=0.91),
+    ("cnn", "subset"): Recipe(epochs=3, batch_size=32, lr=0.05, momentum=0.9, target=0.93),
+    ("mlp", "full"): Recipe(epochs=4, batch_size=64, lr=0.05, momentum=0.9, target=0.97),
     ("cnn", "full"): Recipe(epochs=2, batch_size=64, lr=0.05, momentum=0.9, target=0.98),
 }
 
 # The "overfit 32 samples" gate: full-batch steps on 32 training samples.
-OVERFIT_RECIPE = SimpleNamespace(n_samples=32, steps=300, lr=0.05, momentum=0.9)
+OVERFIT_RECIPE = SimpleNamespace(n_samples=32, steps=150, lr=0.05, momentum=0.9)  # reference: ~20 steps
 
 
 def recipe_for(model: str, data: Any) -> Recipe:

@@ -1,0 +1,130 @@
+"""The mutant bank: copies of impl/ with ONE realistic student bug each, and the layer whose checks must fail.
+
+Each mutant is a list of exact text edits to impl/; an edit that no longer applies (impl/ changed) is an error
+of the bank, reported as such, never a silent pass.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    layer: str  # the registry name whose checks must catch it (selected with -m)
+    description: str
+    edits: tuple[tuple[str, str, str], ...]  # (file in impl/, exact old text, new text)
+
+
+def mutant(name: str, layer: str, description: str, file: str, old: str, new: str) -> Mutant:
+    return Mutant(name, layer, description, ((file, old, new),))
+
+
+MUTANTS = [
+    # Linear
+    mutant("linear_bias_grad_not_summed", "Linear", "bias gradient taken from the first sample only",
+           "linear.py", "self._grads[1] += g.sum(axis=0)", "self._grads[1] += g[0]"),
+    mutant("linear_weight_grad_transposed", "Linear", "weight gradient computed as x^T g and reshaped to fit",
+           "linear.py", "self._grads[0] += g.T @ x",
+           "self._grads[0] += (x.T @ g).reshape(self.out_features, self.in_features)"),
+    mutant("linear_weight_grad_averaged", "Linear", "weight gradient divided by the batch size",
+           "linear.py", "self._grads[0] += g.T @ x", "self._grads[0] += g.T @ x / x.shape[0]"),
+    mutant("linear_grads_overwritten", "Linear", "gradient assigned instead of accumulated (+=)",
+           "linear.py", "self._grads[0] += g.T @ x", "self._grads[0][...] = g.T @ x"),
+    mutant("linear_float32_promoted", "Linear", "float32 input multiplied by float64 weights: output promoted",
+           "linear.py", "out = input @ self.weight.T.astype(input.dtype, copy=False)", "out = input @ self.weight.T"),
+    mutant("zero_grad_rebinds_buffers", "Linear", "zero_grad replaces the buffers instead of zeroing them",
+           "module.py", "for g in self.grad_parameters():\n            g.fill(0)",
+           "self._grads = [np.zeros_like(g) for g in self._grads]"),
+    # Conv2d
+    mutant("conv_flipped_kernel", "Conv2d", "true convolution (flipped kernel) instead of torch's cross-correlation",
+           "conv.py", "return self.weight.transpose(0, 2, 3, 1)", "return self.weight[:, :, ::-1, ::-1].transpose(0, 2, 3, 1)"),
+    mutant("conv_stride_ignored_in_backward", "Conv2d", "col2im scatters with stride 1 whatever the stride",
+           "conv.py", "grad_padded[:, i : i + sh * ho : sh, j : j + sw * wo : sw]", "grad_padded[:, i : i + ho, j : j + wo]"),
+    mutant("conv_padding_wrong_in_backward", "Conv2d", "padding cropped from the wrong side in backward",
+           "conv.py", "grad_padded[:, ph : ph + h, pw : pw + w]", "grad_padded[:, :h, :w]"),
+    mutant("conv_bias_grad_averaged", "Conv2d", "bias gradient averaged instead of summed",
+           "conv.py", "self._grads[1] += g.sum(axis=1)", "self._grads[1] += g.mean(axis=1)"),
+    Mutant("conv_stale_columns", "Conv2d", "im2col columns cached on the first forward only and reused forever", (
+        ("conv.py", "self._cached_input, self._cached_cols = input, cols",
+         "if self._cached_cols is None:\n            self._cached_input, self._cached_cols = input, cols"),
+        ("conv.py", "cols = self._cached_cols if input is self._cached_input else self._columns(input)",
+         "cols = self._cached_cols"))),
+    # MaxPool2d
+    mutant("maxpool_all_tied_maxima", "MaxPool2d", "the full gradient sent to every tied maximum of a window",
+           "pooling.py", "            hit &= unrouted\n            unrouted ^= hit\n", ""),
+    mutant("maxpool_routes_to_first_element", "MaxPool2d", "gradient routed to each window's first element",
+           "pooling.py", "hit = padded[..., rows, cols] == out", "hit = np.isfinite(padded[..., rows, cols])"),
+    mutant("maxpool_stride_ignored", "MaxPool2d", "stride argument ignored (always the kernel size)",
+           "pooling.py", "self.stride = self.kernel_size if stride is None else _pair(stride)",
+           "self.stride = self.kernel_size"),
+    mutant("maxpool_zero_padding", "MaxPool2d", "padding with zeros instead of -inf",
+           "pooling.py", "constant_values=-np.inf", "constant_values=0"),
+    # Activations
+    mutant("relu_forward_in_place", "ReLU", "forward clips its input in place",
+           "activations.py", "return np.maximum(input, 0)", "np.maximum(input, 0, out=input)\n        return input"),
+    mutant("relu_backward_in_place", "ReLU", "backward zeroes grad_output in place",
+           "activations.py", "return grad_output * (input > 0)", "grad_output[input <= 0] = 0\n        return grad_output"),
+    mutant("leaky_relu_slope_misplaced", "LeakyReLU", "negative slope applied on the positive side in backward",
+           "activations.py", "return np.where(input > 0, grad_output, grad_output * self.negative_slope)",
+           "return np.where(input > 0, grad_output * self.negative_slope, grad_output)"),
+    mutant("sigmoid_derivative_of_input", "Sigmoid", "s(1 - s) evaluated on the input instead of the output",
+           "activations.py", "s = sigmoid(input)\n        return grad_output * s * (1 - s)",
+           "s = input\n        return grad_output * s * (1 - s)"),
+    mutant("tanh_derivative_wrong", "Tanh", "1 - t instead of 1 - t^2",
+           "activations.py", "return grad_output * (1 - t * t)", "return grad_output * (1 - t)"),
+    mutant("softmax_overflow", "Softmax", "exp of the raw logits (no max subtracted): overflows",
+           "activations.py", "e = np.exp(x - x.max(axis=1, keepdims=True))", "e = np.exp(x)"),
+    mutant("log_softmax_naive", "LogSoftmax", "log(softmax(x)): -inf once a probability underflows",
+           "activations.py", "return log_softmax(input)", "return np.log(softmax(input))"),
+    mutant("softmax_backward_diagonal_only", "Softmax", "Jacobian taken as diagonal s(1 - s)",
+           "activations.py", "return s * (grad_output - (grad_output * s).sum(axis=1, keepdims=True))",
+           "return grad_output * s * (1 - s)"),
+    # Dropout
+    mutant("dropout_not_rescaled", "Dropout", "survivors not scaled by 1/(1-p)",
+           "dropout.py", "scale = 0.0 if self.p == 1 else 1 / (1 - self.p)", "scale = 1.0"),
+    mutant("dropout_active_in_eval", "Dropout", "masks in eval mode too",
+           "dropout.py", "if not self.training or self.p == 0:", "if self.p == 0:"),
+    mutant("dropout_new_mask_in_backward", "Dropout", "backward draws a fresh mask",
+           "dropout.py", "return grad_output * self._mask",
+           "return grad_output * (module.rng.random(input.shape) >= self.p) / (1 - self.p)"),
+    mutant("dropout_keeps_with_probability_p", "Dropout", "keeps (instead of drops) each element with probability p",
+           "dropout.py", "keep = module.rng.random(input.shape) >= self.p", "keep = module.rng.random(input.shape) < self.p"),
+    # Flatten, Sequential
+    mutant("flatten_loses_batch_axis", "Flatten", "flattens the batch axis away when it is 1",
+           "reshape.py", "return input.reshape(input.shape[0], -1)", "return input.reshape(input.shape[0], -1).squeeze()"),
+    mutant("sequential_wrong_inputs", "Sequential", "backward gives every child the Sequential's own input",
+           "containers.py", "grad_output = child.backward(child_input, grad_output)",
+           "grad_output = child.backward(input, grad_output)"),
+    mutant("sequential_eval_not_propagated", "Sequential", "train()/eval() do not reach the children",
+           "containers.py", "        for child in self.modules:\n            child.train(mode)\n", ""),
+    # BatchNorm1d
+    mutant("batchnorm_running_var_biased", "BatchNorm1d", "running variance updated with the biased variance",
+           "normalization.py", " * (n / (n - 1))", ""),
+    mutant("batchnorm_backward_missing_term", "BatchNorm1d", "backward ignores the dependence of the variance on x",
+           "normalization.py",
+           "g_hat - g_hat.mean(axis=axes, keepdims=True) - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)",
+           "g_hat - g_hat.mean(axis=axes, keepdims=True)"),
+    mutant("batchnorm_eval_uses_batch_statistics", "BatchNorm1d", "eval mode still normalises with batch statistics",
+           "normalization.py", "        if self.training:\n            axes = self._axes(input)",
+           "        if True:\n            axes = self._axes(input)"),
+    # Criteria
+    mutant("mse_over_batch_only", "MSELoss", "MSE gradient divided by the batch size, not the number of elements",
+           "losses.py", "return (2 * (input - target) / input.size)", "return (2 * (input - target) / input.shape[0])"),
+    mutant("nll_gradient_not_averaged", "NLLLoss", "gradient misses the 1/N of the mean",
+           "losses.py", "grad[np.arange(len(target)), target] = -1 / len(target)",
+           "grad[np.arange(len(target)), target] = -1"),
+    mutant("cross_entropy_naive_softmax", "CrossEntropyLoss", "log of exp: overflows for large logits",
+           "losses.py", "return _nll(log_softmax(input), target)",
+           "return _nll(np.log(np.exp(input) / np.exp(input).sum(axis=1, keepdims=True)), target)"),
+    mutant("cross_entropy_gradient_not_averaged", "CrossEntropyLoss", "gradient not divided by the batch size",
+           "losses.py", "        grad /= len(target)\n", ""),
+    # Optimizers
+    mutant("sgd_weight_decay_sign", "SGD", "weight decay subtracted from the gradient",
+           "optim.py", "d = g + self.weight_decay * p if self.weight_decay else g",
+           "d = g - self.weight_decay * p if self.weight_decay else g"),
+    mutant("sgd_momentum_dampened", "SGD", "momentum buffer updated with (1 - momentum) * d",
+           "optim.py", "buf += d", "buf += (1 - self.momentum) * d"),
+    mutant("adam_no_bias_correction", "Adam", "moments used without bias correction",
+           "optim.py", "step_size = self.lr / (1 - beta1**self.t)\n        bias_correction2_sqrt = (1 - beta2**self.t) ** 0.5",
+           "step_size = self.lr\n        bias_correction2_sqrt = 1.0"),
+]

@@ -1,0 +1,48 @@
+"""Does the suite catch real mistakes? Each mutant, run through the suite in a subprocess with the grading
+profile, must fail at least one check of its own layer (and the unmutated copy must pass them all)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.meta.mutants import MUTANTS, Mutant
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def apply(mutant: Mutant, destination: Path) -> Path:
+    folder = destination / mutant.name
+    shutil.copytree(ROOT / "impl", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for file, old, new in mutant.edits:
+        path = folder / file
+        text = path.read_text()
+        if text.count(old) != 1:
+            pytest.fail(f"mutant {mutant.name} no longer applies: {old!r} occurs {text.count(old)} times in impl/{file}")
+        path.write_text(text.replace(old, new))
+    return folder
+
+
+def run_suite(impl: Path, layer: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", str(ROOT / "tests"), "--ignore", str(ROOT / "tests" / "meta"),
+               "--rootdir", str(ROOT), "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-x", "-m", layer,
+               "--impl", str(impl), "--profile", "grading"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NN_")}
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_mutant_is_killed(mutant, tmp_path):
+    result = run_suite(apply(mutant, tmp_path), mutant.layer)
+    assert result.returncode != 0, f"{mutant.name} ({mutant.description}) survived the {mutant.layer} checks"
+    assert result.returncode == 1, f"the suite crashed on {mutant.name}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    assert f"{mutant.layer}:" in result.stdout, result.stdout[-3000:]
+
+
+def test_bank_covers_every_layer():
+    from harness.registry import SPECS
+
+    assert set(SPECS) - {m.layer for m in MUTANTS} == set()

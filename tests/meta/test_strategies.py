@@ -1,0 +1,64 @@
+"""The strategies reach the cases that make checks meaningful (batch 1, kernel = input, stride > kernel, ...)
+and keep the value conditions they promise."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import strategies as s
+from harness.cases import layer_cases
+from harness.plugin import PROFILES
+from harness.registry import SPECS
+
+DRAWS = PROFILES["grading"]["max_examples"]  # what every graded run sees
+
+
+def draws(strategy):
+    """Many examples of a strategy, drawn by hypothesis itself (st.data, so shrinking rules are the real ones)."""
+    found = []
+
+    @settings(max_examples=DRAWS, derandomize=True, database=None, deadline=None)
+    @given(st.data())
+    def collect(data):
+        found.append(data.draw(strategy))
+
+    collect()
+    return found
+
+
+def test_conv2d_cases_cover_the_edges():
+    cases = draws(layer_cases(SPECS["Conv2d"]))
+    kernels = [s.as_pair(c.args["kernel_size"]) for c in cases]
+    strides = [s.as_pair(c.args["stride"]) for c in cases]
+    paddings = [s.as_pair(c.args["padding"]) for c in cases]
+    assert any(c.x.shape[0] == 1 for c in cases), "batch size 1"
+    assert any(k[0] != k[1] for k in kernels), "rectangular kernels"
+    assert any(st_[0] > k[0] for st_, k in zip(strides, kernels)), "stride larger than the kernel"
+    assert any(p != (0, 0) for p in paddings), "padding"
+    assert any(c.x.shape[2] == k[0] and p[0] == 0 for c, k, p in zip(cases, kernels, paddings)), "kernel = input size"
+
+
+def test_maxpool_windows_have_a_unique_maximum_with_margin():
+    for case in draws(layer_cases(SPECS["MaxPool2d"]))[:100]:
+        values = np.sort(case.x.reshape(-1))
+        assert np.all(np.diff(values) >= s.KINK_MARGIN * 0.999), case
+
+
+def test_maxpool_cases_cover_stride_beyond_kernel_and_padding():
+    cases = draws(layer_cases(SPECS["MaxPool2d"]))
+    assert any("stride" in c.args and s.as_pair(c.args["stride"])[0] > s.as_pair(c.args["kernel_size"])[0]
+               for c in cases)
+    assert any(s.as_pair(c.args["padding"]) != (0, 0) for c in cases)
+
+
+def test_relu_inputs_stay_away_from_the_kink():
+    for case in draws(layer_cases(SPECS["ReLU"]))[:100]:
+        assert np.abs(case.x).min() >= s.KINK_MARGIN, case
+
+
+def test_softmax_inputs_include_large_logits():
+    assert max(np.abs(c.x).max() for c in draws(layer_cases(SPECS["Softmax"]))) > 50
+
+
+def test_values_are_reproducible_from_their_seed():
+    np.testing.assert_array_equal(s.values(7, (3, 4)), s.values(7, (3, 4)))
