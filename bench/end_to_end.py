@@ -70,15 +70,19 @@ def train_torch(model_name: str, data, recipe, *, seed: int, progress: bool) -> 
             correct += int((out.argmax(1) == yb).sum())
         model.eval()
         with torch.no_grad():
-            hits = sum(int((model(x_test[i : i + 1000]).argmax(1) == y_test[i : i + 1000]).sum())
-                       for i in range(0, len(y_test), 1000))
+            hits = sum(
+                int((model(x_test[i : i + 1000]).argmax(1) == y_test[i : i + 1000]).sum()) for i in range(0, len(y_test), 1000)
+            )
         res.train_loss.append(loss_sum / len(y_train))
         res.train_accuracy.append(correct / len(y_train))
         res.test_accuracy.append(hits / len(y_test))
         res.epoch_time_s.append(time.perf_counter() - te)
         if progress:
-            print(f"  torch {model_name} epoch {epoch}: loss {res.train_loss[-1]:.4f} test acc {res.test_accuracy[-1]:.4f}"
-                  f" ({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
+            print(
+                f"  torch {model_name} epoch {epoch}: loss {res.train_loss[-1]:.4f} test acc {res.test_accuracy[-1]:.4f}"
+                f" ({time.perf_counter() - t0:.1f}s)",
+                file=sys.stderr,
+            )
     res.wall_time_s = time.perf_counter() - t0
     return res
 
@@ -87,20 +91,35 @@ def train_impl(nn, model_name: str, data, recipe, *, seed: int, progress: bool) 
     model = MODEL_BUILDERS[model_name](nn)
     init_parameters(model, seed)
     optimizer = make_optimizer(nn, model, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    return train(model, nn.CrossEntropyLoss(), optimizer, data, epochs=recipe.epochs, batch_size=recipe.batch_size,
-                 seed=seed, progress=progress, name=f"{model_name} impl ({MODEL_LABELS[model_name]})")
+    return train(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        data,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        seed=seed,
+        progress=progress,
+        name=f"{model_name} impl ({MODEL_LABELS[model_name]})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR"),
-                    help="folder with the official MNIST files (default: $MNIST_DIR, else the embedded subset)")
+    ap.add_argument(
+        "--mnist-dir",
+        default=os.environ.get("MNIST_DIR"),
+        help="folder with the official MNIST files (default: $MNIST_DIR, else the embedded subset)",
+    )
     ap.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch count")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--impl", default="impl", help="module with the implementation's layers (default: impl)")
-    ap.add_argument("--torch-stand-in", action="store_true",
-                    help="use harness.training.torch_contract_namespace() as the implementation (to try the bench)")
+    ap.add_argument(
+        "--torch-stand-in",
+        action="store_true",
+        help="use harness.training.torch_contract_namespace() as the implementation (to try the bench)",
+    )
     ap.add_argument("--skip-impl", action="store_true", help="time PyTorch only")
     ap.add_argument("--plot", default=None, help="write learning curves to this PNG")
     args = ap.parse_args(argv)
@@ -135,20 +154,26 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((model_name, "torch", recipe, t_res, ""))
         rows.append((model_name, "impl" if not args.torch_stand_in else "stand-in", recipe, i_res, note, t_res))
 
-    header = f"{'model':<6} {'framework':<9} {'epochs':>6} {'batch':>5} {'lr':>5} {'test acc':>8} {'target':>6} " \
-             f"{'wall s':>8} {'s/epoch':>8} {'impl/torch':>10}"
+    header = (
+        f"{'model':<6} {'framework':<9} {'epochs':>6} {'batch':>5} {'lr':>5} {'test acc':>8} {'target':>6} "
+        f"{'wall s':>8} {'s/epoch':>8} {'impl/torch':>10}"
+    )
     print(header)
     print("-" * len(header))
     for model_name, fw, recipe, res, note, *ref in rows:
         if res is None:
-            print(f"{model_name:<6} {fw:<9} {recipe.epochs:>6} {recipe.batch_size:>5} {recipe.lr:>5} "
-                  f"{'-':>8} {recipe.target:>6.2f} {'-':>8} {'-':>8} {'-':>10}  not run: {note}")
+            print(
+                f"{model_name:<6} {fw:<9} {recipe.epochs:>6} {recipe.batch_size:>5} {recipe.lr:>5} "
+                f"{'-':>8} {recipe.target:>6.2f} {'-':>8} {'-':>8} {'-':>10}  not run: {note}"
+            )
             continue
         ratio = f"{res.wall_time_s / ref[0].wall_time_s:.1f}x" if ref else ""
         flag = "" if res.final_test_accuracy >= recipe.target else "  BELOW TARGET"
-        print(f"{model_name:<6} {fw:<9} {len(res.test_accuracy):>6} {recipe.batch_size:>5} {recipe.lr:>5} "
-              f"{res.final_test_accuracy:>8.4f} {recipe.target:>6.2f} {res.wall_time_s:>8.1f} "
-              f"{res.time_per_epoch_s:>8.2f} {ratio:>10}{flag}")
+        print(
+            f"{model_name:<6} {fw:<9} {len(res.test_accuracy):>6} {recipe.batch_size:>5} {recipe.lr:>5} "
+            f"{res.final_test_accuracy:>8.4f} {recipe.target:>6.2f} {res.wall_time_s:>8.1f} "
+            f"{res.time_per_epoch_s:>8.2f} {ratio:>10}{flag}"
+        )
     if args.plot and results:
         plot_curves(results, args.plot)
         print(f"learning curves: {args.plot}")

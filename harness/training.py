@@ -413,16 +413,13 @@ def initial_loss(model: Any, criterion: Any, x: np.ndarray, y: np.ndarray, *, to
     loss = float(np.asarray(criterion.forward(out, np.asarray(y, dtype=np.int64))).reshape(()))
     expected = math.log(10)
     ok = math.isfinite(loss) and abs(loss - expected) <= tolerance
-    msg = (
-        f"initial loss {loss:.4f} on {len(y)} samples, expected ln(10) = {expected:.4f} +- {tolerance}"
-        + ("" if ok else " (check CrossEntropyLoss: log-softmax over axis 1, mean over the batch; and the init)")
+    msg = f"initial loss {loss:.4f} on {len(y)} samples, expected ln(10) = {expected:.4f} +- {tolerance}" + (
+        "" if ok else " (check CrossEntropyLoss: log-softmax over axis 1, mean over the batch; and the init)"
     )
     return GateResult("initial loss", ok, msg, loss, {"expected": expected, "tolerance": tolerance})
 
 
-def overfit_small(
-    model: Any, criterion: Any, optimizer: Any, x32: np.ndarray, y32: np.ndarray, steps: int = 300
-) -> GateResult:
+def overfit_small(model: Any, criterion: Any, optimizer: Any, x32: np.ndarray, y32: np.ndarray, steps: int = 300) -> GateResult:
     """Full-batch steps on a few samples (32): a working model/loss/backward/optimizer reaches 100% train accuracy."""
     x32 = np.ascontiguousarray(x32, dtype=np.float32)
     y32 = np.asarray(y32, dtype=np.int64)

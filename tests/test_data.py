@@ -8,23 +8,13 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # so the file also runs on its own, without the project's conftest
-    sys.path.insert(0, str(ROOT))
-
-from harness.data import (  # noqa: E402
-    MnistData,
-    MnistFormatError,
-    MnistNotFoundError,
-    load_mnist,
-)
-from harness.training import batches  # noqa: E402
+from harness.data import MnistData, MnistFormatError, MnistNotFoundError, load_mnist
+from harness.training import batches
 
 N_TRAIN, N_TEST = 24, 10
 

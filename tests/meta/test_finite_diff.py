@@ -20,7 +20,16 @@ def test_numerical_directional_of_a_quadratic():
     x = np.array([1.0, -2.0, 3.0])
     u, v = np.array([0.5, 1.0, -1.0]), np.array([2.0])
     # f = [sum(x^2)], so v . J u = 2 * v * (2 x . u)
-    assert fd.numerical_directional(lambda: np.array([np.sum(x**2)]), x, u, v) == pytest.approx(2 * 2 * x @ u)
+    derivative, direction = fd.numerical_directional(lambda: np.array([np.sum(x**2)]), x, u, v)
+    assert derivative == pytest.approx(2 * 2 * x @ u)
+    np.testing.assert_allclose(direction, u)
+
+
+def test_float32_steps_are_read_back():
+    """A float32 parameter cannot hold x + 1e-6 exactly; the quotient must use the step actually stored."""
+    w = np.array([1.3, -0.7], dtype=np.float32)
+    jacobian = fd.numerical_jacobian(lambda: 3.0 * w.astype(np.float64), w)
+    np.testing.assert_allclose(jacobian, 3.0 * np.eye(2), rtol=1e-9)
 
 
 def test_full_mode_reports_the_worst_entry():

@@ -1,5 +1,5 @@
-"""Does the suite catch real mistakes? Each mutant, run through the suite in a subprocess with the grading
-profile, must fail at least one check of its own layer (and the unmutated copy must pass them all)."""
+"""Does the suite catch real mistakes, and only those? Each bank member runs through the suite in a subprocess
+with the grading profile: every mutant must fail a check of its own layer, every correct variant pass them all."""
 
 import os
 import shutil
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.meta.correct import CORRECT
 from tests.meta.mutants import MUTANTS, Mutant
 
 ROOT = Path(__file__).resolve().parents[2]
+VARIANTS = Path(__file__).resolve().parent / "correct_variants"
 
 
 def apply(mutant: Mutant, destination: Path) -> Path:
@@ -19,6 +21,9 @@ def apply(mutant: Mutant, destination: Path) -> Path:
     shutil.copytree(ROOT / "impl", folder, ignore=shutil.ignore_patterns("__pycache__"))
     for file, old, new in mutant.edits:
         path = folder / file
+        if old is None:
+            shutil.copy(VARIANTS / new, path)
+            continue
         text = path.read_text()
         if text.count(old) != 1:
             pytest.fail(f"mutant {mutant.name} no longer applies: {old!r} occurs {text.count(old)} times in impl/{file}")
@@ -40,6 +45,12 @@ def test_mutant_is_killed(mutant, tmp_path):
     assert result.returncode != 0, f"{mutant.name} ({mutant.description}) survived the {mutant.layer} checks"
     assert result.returncode == 1, f"the suite crashed on {mutant.name}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     assert f"{mutant.layer}:" in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("variant", CORRECT, ids=lambda m: m.name)
+def test_correct_variant_passes(variant, tmp_path):
+    result = run_suite(apply(variant, tmp_path), variant.layer)
+    assert result.returncode == 0, f"false alarm on {variant.name} ({variant.description}):\n{result.stdout[-4000:]}"
 
 
 def test_bank_covers_every_layer():
