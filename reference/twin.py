@@ -50,6 +50,7 @@ def run_layer(
 ) -> TwinResult:
     """Forward `x` through the twin, then backpropagate `upstream(output shape)`, the gradient w.r.t. the output."""
     twin = twin.double().train(training)
+    twin.zero_grad(set_to_none=True)  # torch accumulates .grad: each run starts afresh
     load_parameters(twin, parameters)
     load_buffers(twin, buffers or {})
     inp = _tensor(x, requires_grad=True)
