@@ -21,6 +21,7 @@ OPTIONS = {  # option: (environment variable, default, help)
     "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
     "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
     "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
+    "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
 }
 
 _COMMON = {"deadline": None, "database": None, "print_blob": False, "report_multiple_bugs": False,
@@ -52,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(profile)
     for name in SPECS:
         config.addinivalue_line("markers", f"{name}: checks of {name} (select with -m {name})")
+    config.addinivalue_line("markers", "end_to_end: models trained on MNIST from the implementation's own layers")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -12,10 +12,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark it with the layer's name, so `-m Conv2d` selects one layer."""
     for item in items:
         spec = item.callspec.params.get("spec") if hasattr(item, "callspec") else None
+        model = item.callspec.params.get("model") if hasattr(item, "callspec") else None
         layer = spec.name if spec else next((m.name for m in item.iter_markers() if m.name in SPECS), None)
-        if layer is None:
+        if model:
+            layer = f"{model.upper()} end to end"
+            item.add_marker(pytest.mark.end_to_end)
+        elif layer is None:
             continue
-        item.add_marker(getattr(pytest.mark, layer))
+        else:
+            item.add_marker(getattr(pytest.mark, layer))
         check = item.originalname.removeprefix("test_").replace("_", " ")
         extra = [f"{k}={v}" for k, v in getattr(item, "callspec", None).params.items() if k != "spec"] \
             if hasattr(item, "callspec") else []
@@ -39,7 +44,7 @@ class Verdicts:
         if not self.results:
             return
         terminalreporter.section("verdict per layer")
-        order = [name for name in SPECS if name in self.results]
+        order = [name for name in SPECS if name in self.results] + sorted(set(self.results) - set(SPECS))
         for name in order:
             checks = self.results[name]
             failed = [check for check, ok in checks.items() if not ok]

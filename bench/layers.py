@@ -1,0 +1,113 @@
+"""Forward + backward time of impl/ layers against torch CPU, float32, median of repeats, in one run.
+
+    python -m bench.layers [--repeats 30]
+
+Prints one row per case: impl ms, torch ms, ratio (impl / torch), and the goal from the project's issue.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import impl  # noqa: E402
+from reference import nn as tnn  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    build: Callable[[object], object]  # from a namespace (impl or reference.nn), like the registry
+    shape: tuple[int, ...]
+    goal: float  # the issue's target ratio impl / torch
+
+
+CASES = [
+    Case("Linear(784, 128), batch 64", lambda nn: nn.Linear(784, 128), (64, 784), 1.3),
+    Case("Linear(128, 10), batch 64", lambda nn: nn.Linear(128, 10), (64, 128), 1.3),
+    Case("Conv2d(1, 16, 3, p=1) on 64x1x28x28", lambda nn: nn.Conv2d(1, 16, 3, padding=1), (64, 1, 28, 28), 3.0),
+    Case("Conv2d(16, 32, 3, p=1) on 64x16x14x14", lambda nn: nn.Conv2d(16, 32, 3, padding=1), (64, 16, 14, 14), 3.0),
+    Case("Conv2d(3, 32, 3, p=1) on 64x3x32x32 (CIFAR)", lambda nn: nn.Conv2d(3, 32, 3, padding=1), (64, 3, 32, 32), 3.0),
+    Case("Conv2d(32, 64, 3, p=1) on 64x32x16x16 (CIFAR)", lambda nn: nn.Conv2d(32, 64, 3, padding=1), (64, 32, 16, 16),
+         3.0),
+    Case("MaxPool2d(2) on 64x16x28x28", lambda nn: nn.MaxPool2d(2), (64, 16, 28, 28), 3.0),
+    Case("MaxPool2d(3, stride=2, p=1) on 64x32x32x32", lambda nn: nn.MaxPool2d(3, stride=2, padding=1), (64, 32, 32, 32),
+         3.0),
+]
+
+
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    run()  # warm-up (allocations, BLAS threads)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def impl_step(case: Case) -> Callable[[], object]:
+    layer = case.build(impl)
+    x = np.random.default_rng(0).standard_normal(case.shape).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(layer.forward(x).shape).astype(np.float32)
+
+    def step() -> object:
+        layer.forward(x)
+        return layer.backward(x, g)
+    return step
+
+
+def torch_step(case: Case) -> Callable[[], object]:
+    layer = case.build(tnn)
+    x = torch.randn(case.shape, requires_grad=True)
+    g = torch.randn(layer(x).shape)
+
+    def step() -> object:
+        x.grad = None
+        layer(x).backward(g)
+        return x.grad
+    return step
+
+
+def cross_entropy_steps(n: int, c: int) -> tuple[Callable[[], object], Callable[[], object]]:
+    logits = np.random.default_rng(0).standard_normal((n, c)).astype(np.float32)
+    target = np.random.default_rng(1).integers(0, c, n)
+    ours = impl.CrossEntropyLoss()
+    theirs = torch.nn.CrossEntropyLoss()
+    lt, tt = torch.tensor(logits, requires_grad=True), torch.tensor(target)
+
+    def torch_run() -> object:
+        lt.grad = None
+        theirs(lt, tt).backward()
+        return lt.grad
+    return (lambda: (ours.forward(logits, target), ours.backward(logits, target))), torch_run
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args(argv)
+    rows = [(c.name, median_ms(impl_step(c), args.repeats), median_ms(torch_step(c), args.repeats), c.goal)
+            for c in CASES]
+    for n, c in ((64, 10), (256, 1000)):
+        ours, theirs = cross_entropy_steps(n, c)
+        rows.append((f"CrossEntropyLoss on {n}x{c}", median_ms(ours, args.repeats), median_ms(theirs, args.repeats),
+                     None))
+    print(f"numpy {np.__version__} / torch {torch.__version__}, {torch.get_num_threads()} torch threads, float32,"
+          f" forward + backward, median of {args.repeats}")
+    print(f"{'case':<48} {'impl ms':>9} {'torch ms':>9} {'ratio':>7}  goal")
+    for name, ours, theirs, goal in rows:
+        ratio = ours / theirs
+        verdict = "" if goal is None else f"<= {goal:g}x  {'met' if ratio <= goal else 'NOT met'}"
+        print(f"{name:<48} {ours:>9.3f} {theirs:>9.3f} {ratio:>6.2f}x  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
