@@ -164,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         if res is None:
             print(
                 f"{model_name:<6} {fw:<9} {recipe.epochs:>6} {recipe.batch_size:>5} {recipe.lr:>5} "
-                f"{'-':>8} {recipe.target:>6.2f} {'-':>8} {'-':>8} {'-':>10}  not run: {note}"
+                f"{'-':>8} {recipe.target:>6.3f} {'-':>8} {'-':>8} {'-':>10}  not run: {note}"
             )
             continue
         ratio = f"{res.wall_time_s / ref[0].wall_time_s:.1f}x" if ref else ""
         flag = "" if res.final_test_accuracy >= recipe.target else "  BELOW TARGET"
         print(
             f"{model_name:<6} {fw:<9} {len(res.test_accuracy):>6} {recipe.batch_size:>5} {recipe.lr:>5} "
-            f"{res.final_test_accuracy:>8.4f} {recipe.target:>6.2f} {res.wall_time_s:>8.1f} "
+            f"{res.final_test_accuracy:>8.4f} {recipe.target:>6.3f} {res.wall_time_s:>8.1f} "
             f"{res.time_per_epoch_s:>8.2f} {ratio:>10}{flag}"
         )
     if args.plot and results:
