@@ -1,5 +1,9 @@
-"""`python -m bench`: the layer benchmark, then the MNIST end-to-end benchmark."""
+"""`python -m bench [--mnist-dir DIR]`: the layer benchmark, then the MNIST end-to-end benchmark."""
 
-from bench import layers
+import sys
+
+from bench import end_to_end, layers
 
 layers.main([])
+print()
+sys.exit(end_to_end.main(sys.argv[1:]))

@@ -35,7 +35,6 @@ from harness.training import (  # noqa: E402
     plot_curves,
     progress_default,
     recipe_for,
-    torch_contract_namespace,
     train,
 )
 
@@ -115,11 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch count")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--impl", default="impl", help="module with the implementation's layers (default: impl)")
-    ap.add_argument(
-        "--torch-stand-in",
-        action="store_true",
-        help="use harness.training.torch_contract_namespace() as the implementation (to try the bench)",
-    )
     ap.add_argument("--skip-impl", action="store_true", help="time PyTorch only")
     ap.add_argument("--plot", default=None, help="write learning curves to this PNG")
     args = ap.parse_args(argv)
@@ -127,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_mnist(args.mnist_dir)
     print(f"data: {data.source}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     nn, impl_error = None, None
-    if args.torch_stand_in:
-        nn, impl_label = torch_contract_namespace(), "stand-in"
-    elif not args.skip_impl:
+    if not args.skip_impl:
         impl_label = args.impl
         try:
             nn = importlib.import_module(args.impl)
@@ -152,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # one model failing must not hide the other's numbers
                 note = f"{type(exc).__name__}: {exc}"
         rows.append((model_name, "torch", recipe, t_res, ""))
-        rows.append((model_name, "impl" if not args.torch_stand_in else "stand-in", recipe, i_res, note, t_res))
+        rows.append((model_name, "impl", recipe, i_res, note, t_res))
 
     header = (
         f"{'model':<6} {'framework':<9} {'epochs':>6} {'batch':>5} {'lr':>5} {'test acc':>8} {'target':>6} "

@@ -1,6 +1,6 @@
 """Forward + backward time of impl/ layers against torch CPU, float32, median of repeats, in one run.
 
-    python -m bench.layers [--repeats 30]
+    python -m bench.layers [--repeats 30] [--threads N]
 
 Prints one row per case: impl ms, torch ms, ratio (impl / torch), and the goal from the project's issue.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import impl  # noqa: E402
@@ -93,14 +94,18 @@ def cross_entropy_steps(n: int, c: int) -> tuple[Callable[[], object], Callable[
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: as configured)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     rows = [(c.name, median_ms(impl_step(c), args.repeats), median_ms(torch_step(c), args.repeats), c.goal)
             for c in CASES]
     for n, c in ((64, 10), (256, 1000)):
         ours, theirs = cross_entropy_steps(n, c)
         rows.append((f"CrossEntropyLoss on {n}x{c}", median_ms(ours, args.repeats), median_ms(theirs, args.repeats),
                      None))
-    print(f"numpy {np.__version__} / torch {torch.__version__}, {torch.get_num_threads()} torch threads, float32,"
+    print(f"numpy {np.__version__} / torch {torch.__version__}, {torch.get_num_threads()} threads, float32,"
           f" forward + backward, median of {args.repeats}")
     print(f"{'case':<48} {'impl ms':>9} {'torch ms':>9} {'ratio':>7}  goal")
     for name, ours, theirs, goal in rows:

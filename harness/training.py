@@ -2,8 +2,8 @@
 
 Everything here is written against the contract's names only (`nn.Sequential`, `nn.Linear`, ...,
 `model.forward/backward/parameters/grad_parameters/train/eval`, `criterion.forward/backward`,
-`optimizer.step/zero_grad`), so the same code drives the NumPy implementation (`import impl as nn`) and the
-torch-backed stand-in `torch_contract_namespace()` used for prototyping and for the harness's own tests.
+`optimizer.step/zero_grad`), so the same code drives any implementation of the contract (`import impl as nn`),
+and `build_mlp(torch.nn)` builds the very same models in PyTorch for the benchmark.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ __all__ = [
     "overfit_small",
     "plot_curves",
     "progress_default",
-    "torch_contract_namespace",
 ]
 
 
@@ -488,87 +487,3 @@ def plot_curves(results: dict[str, TrainResult], path: str | os.PathLike) -> Non
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=110)
-
-
-# -------------------------------------------------------------------------------- torch stand-in for the contract
-
-
-def torch_contract_namespace(dtype: Any = None) -> SimpleNamespace:
-    """A torch-backed namespace with the implementation's contract (for prototyping and for testing the harness).
-
-    Layers are torch.nn modules; `Sequential` takes and returns NumPy arrays, `parameters()`/`grad_parameters()`
-    are NumPy views of the torch tensors (in-place writes reach torch), `backward(x, grad)` returns grad_input.
-    CrossEntropyLoss.forward(input, target) -> float, .backward(input, target) -> grad_input;
-    SGD(module, lr, momentum, weight_decay) wraps torch.optim.SGD.
-    """
-    import torch
-    from torch import nn as tnn
-
-    dtype = dtype or torch.float32
-
-    class Sequential:
-        def __init__(self, *layers: Any):
-            self.net = tnn.Sequential(*layers).to(dtype)
-            for p in self.net.parameters():
-                p.grad = torch.zeros_like(p)
-            self._cache: tuple[np.ndarray, torch.Tensor, torch.Tensor] | None = None
-
-        def forward(self, x: np.ndarray) -> np.ndarray:
-            xt = torch.from_numpy(np.ascontiguousarray(x)).to(dtype).requires_grad_(True)
-            out = self.net(xt)
-            self._cache = (x, xt, out)
-            return out.detach().numpy()
-
-        def backward(self, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-            if self._cache is None or self._cache[0] is not x:
-                self.forward(x)
-            _, xt, out = self._cache
-            out.backward(torch.from_numpy(np.ascontiguousarray(grad_output)).to(dtype))
-            self._cache = None
-            return xt.grad.numpy()
-
-        def parameters(self) -> list[np.ndarray]:
-            return [p.detach().numpy() for p in self.net.parameters()]
-
-        def grad_parameters(self) -> list[np.ndarray]:
-            return [p.grad.numpy() for p in self.net.parameters()]
-
-        def train(self) -> None:
-            self.net.train()
-
-        def eval(self) -> None:
-            self.net.eval()
-
-    class CrossEntropyLoss:
-        def forward(self, input: np.ndarray, target: np.ndarray) -> float:
-            return float(tnn.functional.cross_entropy(torch.from_numpy(input), torch.from_numpy(target)))
-
-        def backward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
-            z = input - input.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(target)), target] -= 1
-            return (p / len(target)).astype(input.dtype)
-
-    class SGD:
-        def __init__(self, module: Sequential, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
-            self.opt = torch.optim.SGD(module.net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-            self.module = module
-
-        def step(self) -> None:
-            self.opt.step()
-
-        def zero_grad(self) -> None:
-            for p in self.module.net.parameters():
-                p.grad.zero_()  # keep the tensors, so grad_parameters() views stay valid
-
-    return SimpleNamespace(
-        Sequential=Sequential,
-        Linear=tnn.Linear,
-        Conv2d=tnn.Conv2d,
-        MaxPool2d=tnn.MaxPool2d,
-        ReLU=tnn.ReLU,
-        Flatten=tnn.Flatten,
-        CrossEntropyLoss=CrossEntropyLoss,
-        SGD=SGD,
-    )
