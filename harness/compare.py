@@ -180,10 +180,14 @@ def _value_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, factors: 
 
 
 def _factor_hint(ratio: float, factors: Mapping[str, float], *, evidence: int) -> str | None:
-    """A constant factor is worth naming when it is a known one, or when enough elements share it."""
-    named = {**factors, "-1 (the sign is flipped)": -1.0, "2": 2.0}
+    """A constant factor is worth naming when it is a known one (all that fit: on a small example several may),
+    or when enough elements share it."""
+    named = {**factors, "-1 (the sign is flipped)": -1.0, "2 (as from the derivative of a square)": 2.0}
+    fits = []
     for name, value in named.items():
         for shown, candidate in ((name, value), (f"1/({name})", 1.0 / value if value else np.inf)):
-            if candidate != 1.0 and np.isclose(ratio, candidate, rtol=1e-3):
-                return f"every element is off by the same factor {ratio:.6g} = {shown}"
+            if candidate != 1.0 and np.isclose(ratio, candidate, rtol=1e-3) and shown not in fits:
+                fits.append(shown)
+    if fits:
+        return f"every element is off by the same factor {ratio:.6g} = " + " = ".join(fits)
     return f"every element is off by the same factor {ratio:.6g}" if evidence >= 3 else None

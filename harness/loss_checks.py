@@ -24,7 +24,10 @@ class CriterionCase:
 
     @property
     def factors(self) -> dict[str, float]:
-        return {"the batch size": float(self.x.shape[0]), "the number of elements": float(self.x.size)}
+        n = float(self.x.shape[0])
+        return {"the batch size": n, "the number of elements": float(self.x.size),
+                "the number of elements per sample (a mean over the batch instead of over all elements)":
+                self.x.size / n}
 
 
 def criterion_cases(spec: CriterionSpec) -> st.SearchStrategy[CriterionCase]:
