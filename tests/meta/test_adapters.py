@@ -1,0 +1,293 @@
+"""The --api adapters (harness/adapters): detection, exact conversions, live arrays, unexpressed layers, and one
+run of the suite per example submission in examples/."""
+
+import dataclasses
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import adapters, checks, kink_checks
+from harness import strategies as s
+from harness.adapters.base import Namespace
+from harness.cases import layer_cases
+from harness.compare import CheckFailure
+from harness.loading import load_implementation
+from harness.registry import SPECS
+
+ROOT = Path(__file__).resolve().parents[2]
+TORCH7 = str(ROOT / "examples" / "torch7_correct")
+CS231N = str(ROOT / "examples" / "cs231n_correct")
+
+
+def namespace(target, api):
+    return adapters.adapt(load_implementation(target), api).module
+
+
+@pytest.fixture(scope="module")
+def t7():
+    return namespace(TORCH7, "torch7")
+
+
+@pytest.fixture(scope="module")
+def cs():
+    return namespace(CS231N, "cs231n")
+
+
+# ------------------------------------------------------------------------------------------------- detection
+
+
+@pytest.mark.parametrize(("target", "style"), [(TORCH7, "torch7"), (CS231N, "cs231n"), ("impl", "native")])
+def test_auto_detection(target, style):
+    impl = load_implementation(target)
+    assert adapters.detect(impl.module) == style
+    assert adapters.resolve(impl, "auto")[0] == style
+    header = adapters.describe(impl, "auto")
+    assert header[0].startswith(f"api: {style} (auto-detected: ")
+
+
+def test_header_declares_conventions_and_unexpressed():
+    lines = adapters.describe(load_implementation(TORCH7), "auto")
+    assert lines[0] == "api: torch7 (auto-detected: defines updateOutput-style classes)"
+    text = "\n".join(lines)
+    for topic in adapters.ADAPTERS["torch7"].conventions:
+        assert f"convention {topic}:" in text
+    assert "not expressible: Conv2d:" in text and "not expressible: SGD:" in text
+
+
+def test_native_is_the_module_itself():
+    impl = load_implementation("impl")
+    assert adapters.adapt(impl, "native") is impl
+    assert adapters.adapt(impl, "auto").module is impl.module
+
+
+def test_unknown_api_is_refused():
+    with pytest.raises(ValueError, match="unknown api"):
+        adapters.resolve(load_implementation("impl"), "keras")
+
+
+# ------------------------------------------------------------------------------------- unexpressed layers
+
+
+def test_style_lacking_a_layer_reports_not_implemented(cs):
+    impl = adapters.adapt(load_implementation(CS231N), "cs231n")
+    assert not hasattr(cs, "LeakyReLU") and not hasattr(cs, "Sequential")
+    with pytest.raises(CheckFailure, match=r"does not define LeakyReLU: not implemented\n  LeakyReLU: cs231n has no"):
+        impl.require(("LeakyReLU",))
+    assert impl.require(("Linear", "ReLU")) is impl.module
+
+
+def test_missing_submission_class_stays_missing(tmp_path):
+    path = tmp_path / "partial_t7.py"
+    path.write_text("class Module:\n    def updateOutput(self, input):\n        return input\n"
+                    "class ReLU(Module):\n    pass\n")
+    ns = namespace(str(path), "auto")
+    assert isinstance(ns, Namespace) and ns.__api__ == "torch7"
+    assert hasattr(ns, "ReLU") and not hasattr(ns, "Linear")
+    assert "missing Linear" in ns.__unexpressed__["Linear"]
+
+
+def test_rectangular_conv_is_not_expressible(cs):
+    with pytest.raises(adapters.NotExpressible, match="not expressible in cs231n style"):
+        cs.Conv2d(1, 1, 3, stride=(1, 2))
+    with pytest.raises(adapters.NotExpressible, match="padding"):
+        cs.MaxPool2d(2, padding=1)
+    cs.Conv2d(1, 1, (2, 3), stride=2, padding=(1, 1))  # a rectangular kernel is fine
+
+
+# ------------------------------------------------------------------------------------ exact conversions
+
+
+def test_torch7_mse_is_converted_to_torch_mean(t7):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2))
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.nn.functional.mse_loss(xt, torch.tensor(y))
+    loss.backward()
+    criterion = t7.MSELoss()
+    assert criterion.forward(x, y) == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, y), xt.grad.numpy(), rtol=1e-12)
+    raw = criterion.inner.forward(x, y)  # the course's own value: sum / batch size
+    assert raw == pytest.approx(np.sum((x - y) ** 2) / 4)
+
+
+def test_torch7_nll_targets_are_one_hot(t7):
+    seen = []
+
+    class Recorder:
+        def forward(self, input, target):
+            seen.append(target)
+            return 0.0
+
+        def backward(self, input, target):
+            seen.append(target)
+            return np.zeros_like(input)
+
+    criterion = t7.NLLLoss()
+    criterion.inner = Recorder()
+    x = np.zeros((3, 4), dtype=np.float32)
+    criterion.forward(x, np.array([2, 0, 3]))
+    criterion.backward(x, np.array([2, 0, 3]))
+    expected = np.array([[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float32)
+    for target in seen:
+        assert target.dtype == np.float32
+        np.testing.assert_array_equal(target, expected)
+
+
+def test_torch7_linear_parameters_are_the_modules_live_arrays(t7):
+    layer = t7.Linear(3, 2)
+    w, b = layer.parameters()
+    assert w is layer.inner.W and b is layer.inner.b and w.shape == (2, 3)
+    no_bias = t7.Linear(3, 2, bias=False)
+    assert len(no_bias.parameters()) == 1 and len(no_bias.grad_parameters()) == 1
+    no_bias.inner.b[...] = 5.0
+    x = np.ones((1, 3))
+    np.testing.assert_allclose(no_bias.forward(x), x @ no_bias.inner.W.T)  # the hidden bias is held at 0
+
+
+def test_cs231n_affine_gets_transposed_view_of_live_weight(cs):
+    calls = {}
+
+    def affine_forward(x, w, b):
+        calls["w"] = w
+        return x @ w + b, (x, w)
+
+    def affine_backward(dout, cache):
+        x, w = cache
+        return dout @ w.T, x.T @ dout, dout.sum(0)
+
+    layer = cs.Linear(3, 2)
+    layer._fn_forward, layer._fn_backward = affine_forward, affine_backward
+    weight, bias = layer.parameters()
+    weight[...] = np.arange(6.0).reshape(2, 3)
+    x, g = np.ones((4, 3)), np.ones((4, 2))
+    layer.forward(x)
+    assert calls["w"].shape == (3, 2) and np.shares_memory(calls["w"], weight)
+    held = layer.grad_parameters()
+    layer.backward(x, g)
+    layer.backward(x, g)
+    assert layer.grad_parameters()[0] is held[0]
+    np.testing.assert_allclose(held[0], 2 * (g.T @ x))  # (out, in), added twice
+    np.testing.assert_allclose(held[1], 2 * g.sum(0))
+
+
+def test_cs231n_dropout_p_is_converted_to_keep_probability(cs):
+    seen = []
+    layer = cs.Dropout(0.3)
+    layer._fn_forward = lambda x, param: (seen.append(dict(param)) or x, None)
+    layer.forward(np.ones(2))
+    layer.eval()
+    layer.forward(np.ones(2))
+    assert seen == [{"p": 0.7, "mode": "train"}, {"p": 0.7, "mode": "test"}]
+
+
+@pytest.mark.parametrize("style", ["torch7", "cs231n"])
+def test_batchnorm_running_statistics_match_torch(style, t7, cs):
+    ns = {"torch7": t7, "cs231n": cs}[style]
+    rng = np.random.default_rng(1)
+    layer, twin = ns.BatchNorm1d(3, momentum=0.3), torch.nn.BatchNorm1d(3, momentum=0.3).double()
+    layer.running_mean[...] = twin.running_mean.numpy()[...] = rng.standard_normal(3)
+    layer.running_var[...] = twin.running_var.numpy()[...] = rng.uniform(0.5, 2.0, 3)
+    for _ in range(3):
+        x = rng.standard_normal((5, 3))
+        layer.forward(x)
+        twin(torch.tensor(x))
+    np.testing.assert_allclose(layer.running_mean, twin.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.running_var, twin.running_var.numpy(), rtol=1e-12)
+
+
+# ------------------------------------------- cs231n conv / pool / batchnorm on the cases the style expresses
+
+
+@st.composite
+def square_conv_configs(draw):
+    kernel = draw(s.pairs(1, 3))
+    return {"in_channels": draw(st.integers(1, 3)), "out_channels": draw(st.integers(1, 3)), "kernel_size": kernel,
+            "stride": draw(st.integers(1, 3)), "padding": draw(st.integers(0, min(kernel))), "bias": draw(st.booleans())}
+
+
+@st.composite
+def unpadded_pool_configs(draw):
+    return {"kernel_size": draw(s.pairs(1, 3)), "stride": draw(st.integers(1, 4))}
+
+
+EXPRESSIBLE = [
+    (dataclasses.replace(SPECS["Conv2d"], configs=square_conv_configs()), None),
+    (dataclasses.replace(SPECS["MaxPool2d"], configs=unpadded_pool_configs()), None),
+    (SPECS["BatchNorm1d"], ("train",)),
+]
+CHECKS = [checks.forward_matches_torch, checks.backward_matches_torch, checks.backward_matches_finite_differences,
+          checks.gradients_accumulate, checks.float32_preserved, checks.no_stale_cache]
+
+
+@pytest.mark.parametrize(("layer_spec", "modes"), EXPRESSIBLE, ids=lambda v: getattr(v, "name", ""))
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_cs231n_example_passes_where_expressible(cs, layer_spec, modes, check):
+    @settings(max_examples=10)
+    @given(case=layer_cases(layer_spec, modes=modes))
+    def run(case):
+        check(cs, case)
+
+    run()
+
+
+def test_cs231n_example_pooling_ties(cs):
+    spec = dataclasses.replace(SPECS["MaxPool2d"], configs=unpadded_pool_configs())
+
+    @settings(max_examples=10)
+    @given(case=kink_checks.tie_cases(spec))
+    def run(case):
+        kink_checks.maxpool_ties_conserve_gradient(cs, case)
+
+    run()
+
+
+# ----------------------------------------------------------------------------- the suite on each example
+
+# Per example: the layers that must pass every check, and the rest, which may fail only as unexpressed.
+EXAMPLES = {
+    "torch7": (TORCH7, ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "Softmax", "LogSoftmax",
+                        "BatchNorm1d", "Sequential", "MSELoss", "NLLLoss", "CrossEntropyLoss"]),
+    "cs231n": (CS231N, ["Linear", "ReLU", "Dropout", "CrossEntropyLoss"]),
+}
+
+
+def run_suite(target, layers, tmp_path, *extra):
+    xml = tmp_path / "report.xml"
+    command = [sys.executable, "-m", "pytest", str(ROOT / "tests"), "--ignore", str(ROOT / "tests" / "meta"),
+               "--rootdir", str(ROOT), "-q", "-p", "no:cacheprovider", "-n", "2", "--profile", "dev",
+               "--impl", target, "--api", "auto", "-m", " or ".join(layers), f"--junitxml={xml}", *extra]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    cases = []
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        failure = case.find("failure")
+        cases.append((props.get("layer"), case.get("name"), None if failure is None else failure.get("message", "")))
+    return result, cases
+
+
+@pytest.mark.parametrize("style", EXAMPLES)
+def test_example_passes_every_expressible_layer(style, tmp_path):
+    target, layers = EXAMPLES[style]
+    result, cases = run_suite(target, layers, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert {layer for layer, _, _ in cases} == set(layers)
+    assert "verdict per layer" in result.stdout
+    for layer in layers:
+        assert any(line.split()[:1] == [layer] and "FAILED" not in line for line in result.stdout.splitlines())
+
+
+def test_cs231n_unexpressed_layers_fail_only_as_unexpressed(tmp_path):
+    others = ["LeakyReLU", "Sigmoid", "Softmax", "Sequential", "NLLLoss", "Adam", "Conv2d", "MaxPool2d", "BatchNorm1d"]
+    result, cases = run_suite(CS231N, others, tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:]
+    failures = [(layer, name, message) for layer, name, message in cases if message is not None]
+    assert failures
+    for layer, name, message in failures:
+        assert "not implemented" in message or "not expressible in cs231n style" in message, (layer, name, message)
