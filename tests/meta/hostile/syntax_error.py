@@ -1,0 +1,5 @@
+"""A syntax error."""
+from _layers import Linear, ReLU  # noqa: F401
+
+def helper(x y):
+    return x
