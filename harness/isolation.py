@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import traceback
 import types
 from pathlib import Path
@@ -416,10 +415,6 @@ def crash_reason(nodeid: str) -> str:
         return f"worker crashed while running this check: {first}{where}"
     return ("worker crashed while running this check (the process ended without a Python exception: "
             "os._exit, a signal, or the operating system's out-of-memory killer)")
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
 
 
 def header_lines(config: pytest.Config, target: str) -> list[str]:
