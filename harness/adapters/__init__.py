@@ -10,13 +10,19 @@ import dataclasses
 from types import ModuleType
 
 from harness.adapters.base import Adapter, Layer, Namespace, NotExpressible
+from harness.adapters.cached_backward import CachedBackward
 from harness.adapters.cs231n import CS231n
+from harness.adapters.module_grad import ModuleGrad
 from harness.adapters.native import Native
 from harness.adapters.torch7 import Torch7
+from harness.adapters.update_only import UpdateOnly
 from harness.loading import Implementation
 
-ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (Native(), Torch7(), CS231n())}
-DETECTION_ORDER = ("torch7", "cs231n", "native")  # native last: it is the fallback
+ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (
+    Native(), Torch7(), CS231n(), ModuleGrad(), CachedBackward(), UpdateOnly())}
+# Most specific first (update-only: backprop methods; cached-backward: backward(dout) + update / NLLloss;
+# module-grad: grad_parameters() with MSE / CrossEntropy / SoftMax); native last: it is the fallback.
+DETECTION_ORDER = ("torch7", "cs231n", "update-only", "cached-backward", "module-grad", "native")
 CHOICES = (*ADAPTERS, "auto")
 
 __all__ = ["ADAPTERS", "CHOICES", "Adapter", "Layer", "Namespace", "NotExpressible", "adapt", "describe", "detect"]

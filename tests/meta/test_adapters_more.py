@@ -1,0 +1,362 @@
+"""The module-grad, cached-backward and update-only adapters: detection, exact conversions, gradients recovered
+from updates, None input gradients reported as not implemented, and one run of the suite per example."""
+
+import dataclasses
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import adapters, checks, kink_checks
+from harness.adapters import cached_backward, update_only
+from harness.cases import layer_cases
+from harness.compare import CheckFailure
+from harness.loading import load_implementation
+from harness.optim_checks import ParameterHolder
+from harness.registry import SPECS
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def example(name):
+    return str(EXAMPLES / name)
+
+
+def namespace(target, api):
+    return adapters.adapt(load_implementation(target), api).module
+
+
+@pytest.fixture(scope="module")
+def mg():
+    return namespace(example("module_grad_correct"), "module-grad")
+
+
+@pytest.fixture(scope="module")
+def cb():
+    return namespace(example("cached_backward_correct"), "cached-backward")
+
+
+@pytest.fixture(scope="module")
+def uo():
+    return namespace(example("update_only_correct"), "update-only")
+
+
+# ------------------------------------------------------------------------------------------------- detection
+
+DETECTED = {
+    "module_grad_correct": "module-grad", "module_grad_buggy": "module-grad",
+    "cached_backward_correct": "cached-backward", "cached_backward_buggy": "cached-backward",
+    "update_only_correct": "update-only", "update_only_buggy": "update-only",
+    "torch7_correct": "torch7", "cs231n_correct": "cs231n", "native_buggy/layers.py": "native",
+}
+
+
+@pytest.mark.parametrize(("folder", "style"), DETECTED.items())
+def test_auto_detection_of_every_example(folder, style):
+    impl = load_implementation(example(folder))
+    assert adapters.detect(impl.module) == style
+    assert adapters.describe(impl, "auto")[0].startswith(f"api: {style} (auto-detected: ")
+
+
+def test_native_impl_is_not_taken_by_a_new_style():
+    assert adapters.detect(load_implementation("impl").module) == "native"
+
+
+@pytest.mark.parametrize("style", ["module-grad", "cached-backward", "update-only"])
+def test_header_declares_conventions(style):
+    folder = {"module-grad": "module_grad_correct", "cached-backward": "cached_backward_correct",
+              "update-only": "update_only_correct"}[style]
+    text = "\n".join(adapters.describe(load_implementation(example(folder)), style))
+    assert text.startswith(f"api: {style} (requested)")
+    for topic in adapters.ADAPTERS[style].conventions:
+        assert f"convention {topic}:" in text
+    assert "not expressible: " in text
+
+
+# ------------------------------------------------------------------------------------------------- module-grad
+
+
+def test_module_grad_mse_is_converted_to_torch_mean(mg):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 2))
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.nn.functional.mse_loss(xt, torch.tensor(y))
+    loss.backward()
+    criterion = mg.MSELoss()
+    assert criterion.forward(x, y) == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, y), xt.grad.numpy(), rtol=1e-12)
+    assert criterion.inner.forward(x, y) == pytest.approx(np.sum((x - y) ** 2) / 4)  # the course's own: sum / N
+
+
+def test_module_grad_cross_entropy_on_probabilities_is_torchs_on_logits(mg):
+    rng = np.random.default_rng(1)
+    x, t = 3 * rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(xt, torch.tensor(t))
+    loss.backward()
+    criterion = mg.CrossEntropyLoss()
+    assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy(), rtol=1e-9, atol=1e-15)
+
+
+def test_module_grad_clipped_probabilities_are_not_expressible(mg):
+    x, t = np.array([[0.0, 100.0]]), np.array([0])  # p(target) = e^-100 < EPS = 1e-15
+    with pytest.raises(adapters.NotExpressible, match="clipped to EPS = 1e-15.*not expressible in module-grad style"):
+        mg.CrossEntropyLoss().forward(x, t)
+    assert "NLLLoss" in mg.__unexpressed__ and not hasattr(mg, "NLLLoss")
+
+
+def test_module_grad_linear_live_arrays_and_bias_false(mg):
+    layer = mg.Linear(3, 2)
+    w, b = layer.parameters()
+    assert w is layer.inner.W and b is layer.inner.b and w.shape == (2, 3)
+    no_bias = mg.Linear(3, 2, bias=False)
+    assert len(no_bias.parameters()) == 1 and len(no_bias.grad_parameters()) == 1
+    no_bias.inner.b[...] = 5.0
+    x = np.ones((1, 3))
+    np.testing.assert_allclose(no_bias.forward(x), x @ no_bias.inner.W.T)
+
+
+# ---------------------------------------------------------------------------------------------- cached-backward
+
+
+def test_cached_backward_linear_transposed_view_and_regulariser_removed(cb):
+    layer = cb.Linear(3, 2)
+    assert layer.inner.reg == cached_backward.REG
+    weight, bias = layer.parameters()
+    rng = np.random.default_rng(2)
+    weight[...], bias[...] = rng.standard_normal((2, 3)), rng.standard_normal(2)
+    x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    out = layer.forward(x)
+    assert layer.inner.w.shape == (3, 2) and np.shares_memory(layer.inner.w, weight)
+    np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-12)
+    held = layer.grad_parameters()
+    layer.backward(x, g)
+    layer.backward(x, g)  # ADDED into the buffers
+    assert layer.grad_parameters()[0] is held[0]
+    np.testing.assert_allclose(held[0], 2 * g.T @ x, rtol=1e-12, atol=1e-15)  # no trace of 2*reg*w
+    np.testing.assert_allclose(held[1], 2 * g.sum(0), rtol=1e-12)
+
+
+def test_cached_backward_forgotten_regulariser_fails_backward(tmp_path):
+    source = (EXAMPLES / "cached_backward_correct" / "layers.py").read_text()
+    assert "self.dW = self.x.T @ dout + 2 * self.reg * self.w" in source
+    path = tmp_path / "no_l2.py"
+    path.write_text(source.replace("self.dW = self.x.T @ dout + 2 * self.reg * self.w", "self.dW = self.x.T @ dout"))
+    ns = namespace(str(path), "cached-backward")
+
+    @settings(max_examples=10, database=None)
+    @given(case=layer_cases(SPECS["Linear"]))
+    def run(case):
+        checks.backward_matches_torch(ns, case)
+
+    with pytest.raises(CheckFailure, match="grad of weight differs"):
+        run()
+
+
+def test_cached_backward_sgd_is_update(cb):
+    rng = np.random.default_rng(3)
+    holder = ParameterHolder([rng.standard_normal((2, 3)), rng.standard_normal(2)])
+    grads = [rng.standard_normal((2, 3)), rng.standard_normal(2)]
+    for buffer, value in zip(holder.grads, grads):
+        buffer[...] = value
+    before = [p.copy() for p in holder.params]
+    cb.SGD(holder, lr=0.5).step()
+    for got, old, grad in zip(holder.params, before, grads):
+        np.testing.assert_allclose(got, old - 0.5 * grad, rtol=1e-12)
+    with pytest.raises(adapters.NotExpressible, match="momentum"):
+        cb.SGD(holder, lr=0.1, momentum=0.9)
+
+
+# ------------------------------------------------------------------------------------------------ update-only
+
+
+def test_update_only_conv_gradient_recovered_from_update(uo):
+    rng = np.random.default_rng(4)
+    layer = uo.Conv2d(1, 3, 3, bias=False)
+    (weight,) = layer.parameters()
+    weight[...] = rng.uniform(-1, 1, weight.shape)
+    kept = weight.copy()
+    x, g = rng.standard_normal((2, 1, 6, 5)), rng.standard_normal((2, 3, 4, 3))
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(kept, requires_grad=True)
+    out = torch.nn.functional.conv2d(xt, wt)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(layer.forward(x), out.detach().numpy(), rtol=1e-12, atol=1e-14)
+    grad_input = layer.backward(x, g)
+    np.testing.assert_allclose(grad_input, xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.grad_parameters()[0], wt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(weight, kept)  # the update was undone
+    np.testing.assert_allclose(layer.forward(x), out.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_update_only_arguments_outside_the_style_are_not_expressible(uo):
+    for args, kwargs in (((2, 3, 3), {"bias": False}), ((1, 3, 3), {}), ((1, 3, 2), {"bias": False}),
+                         ((1, 3, 3), {"bias": False, "padding": 1})):
+        with pytest.raises(adapters.NotExpressible, match="not expressible in update-only style"):
+            uo.Conv2d(*args, **kwargs)
+    with pytest.raises(adapters.NotExpressible, match="MaxPool2d"):
+        uo.MaxPool2d(3)
+    uo.MaxPool2d(2), uo.MaxPool2d((2, 2), stride=2)
+
+
+def test_update_only_first_layer_returning_none_is_not_implemented(tmp_path):
+    path = tmp_path / "first_layer.py"
+    path.write_text(
+        "import numpy as np\n"
+        "class Conv3x3:\n"
+        "    def __init__(self, num_filters):\n"
+        "        self.filters = np.random.randn(num_filters, 3, 3) / 9\n"
+        "    def forward(self, input):\n"
+        "        self.last_input = input\n"
+        "        h, w = input.shape\n"
+        "        out = np.zeros((h - 2, w - 2, len(self.filters)))\n"
+        "        for i in range(h - 2):\n"
+        "            for j in range(w - 2):\n"
+        "                out[i, j] = np.sum(input[i:i + 3, j:j + 3] * self.filters, axis=(1, 2))\n"
+        "        return out\n"
+        "    def backprop(self, d_L_d_out, learn_rate):\n"
+        "        self.filters -= learn_rate * 0.0\n"
+        "        return None  # the tutorial's first layer\n")
+    ns = namespace(str(path), "auto")
+    assert ns.__api__ == "update-only"
+    layer = ns.Conv2d(1, 2, 3, bias=False)
+    x = np.ones((1, 1, 4, 4))
+    layer.forward(x)
+    with pytest.raises(CheckFailure, match="returned None for its input gradient.*grad of input not implemented"):
+        layer.backward(x, np.ones((1, 2, 2, 2)))
+    assert not hasattr(ns, "MaxPool2d") and "missing MaxPool2" in ns.__unexpressed__["MaxPool2d"]
+
+
+def test_update_only_softmax_sums_one_entry_backprops(uo):
+    rng = np.random.default_rng(5)
+    x, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    xt = torch.tensor(x, requires_grad=True)
+    out = torch.softmax(xt, dim=1)
+    out.backward(torch.tensor(g))
+    layer = uo.Softmax()
+    np.testing.assert_allclose(layer.forward(x), out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.backward(x, g), xt.grad.numpy(), rtol=1e-9, atol=1e-15)
+
+
+def test_update_only_cross_entropy_underflow_is_not_expressible(uo):
+    with pytest.raises(adapters.NotExpressible, match="underflows to 0"):
+        uo.CrossEntropyLoss().forward(np.array([[0.0, 1e4]]), np.array([0]))
+
+
+@st.composite
+def tutorial_conv_configs(draw):
+    return {"in_channels": 1, "out_channels": draw(st.integers(1, 3)), "kernel_size": draw(st.sampled_from([3, (3, 3)])),
+            "bias": False}
+
+
+TUTORIAL = {
+    "Conv2d": dataclasses.replace(SPECS["Conv2d"], configs=tutorial_conv_configs()),
+    "MaxPool2d": dataclasses.replace(SPECS["MaxPool2d"], configs=st.sampled_from([{"kernel_size": 2},
+                                                                                  {"kernel_size": 2, "stride": 2}])),
+}
+LAYER_CHECKS = [checks.forward_matches_torch, checks.backward_matches_torch, checks.backward_matches_finite_differences,
+                checks.gradients_accumulate, checks.zero_grad_zeroes_buffers, checks.inputs_not_modified,
+                checks.float32_preserved, checks.no_stale_cache]
+
+
+@pytest.mark.parametrize("layer", TUTORIAL)
+@pytest.mark.parametrize("check", LAYER_CHECKS, ids=lambda c: c.__name__)
+def test_update_only_example_passes_where_expressible(uo, layer, check):
+    @settings(max_examples=6, database=None)
+    @given(case=layer_cases(TUTORIAL[layer]))
+    def run(case):
+        check(uo, case)
+
+    run()
+
+
+def test_update_only_example_pooling_ties(uo):
+    @settings(max_examples=6, database=None)
+    @given(case=kink_checks.tie_cases(TUTORIAL["MaxPool2d"]))
+    def run(case):
+        kink_checks.maxpool_ties_conserve_gradient(uo, case)
+
+    run()
+
+
+def test_update_only_conv_sign_flipped_update_is_named(tmp_path):
+    source = (EXAMPLES / "update_only_correct" / "conv.py").read_text()
+    assert "self.filters -= learn_rate * d_L_d_filters" in source
+    path = tmp_path / "flipped.py"
+    path.write_text(source.replace("self.filters -= learn_rate * d_L_d_filters",
+                                   "self.filters += learn_rate * d_L_d_filters"))
+    ns = namespace(str(path), "update-only")
+
+    @settings(max_examples=10, database=None)
+    @given(case=layer_cases(TUTORIAL["Conv2d"]))
+    def run(case):
+        checks.backward_matches_torch(ns, case)
+
+    with pytest.raises(CheckFailure, match=r"grad of weight differs(.|\n)*-1 \(the sign is flipped\)"):
+        run()
+
+
+def test_float_step_keeps_recovery_exact():
+    assert update_only.LEARN_RATE == 2.0 ** round(np.log2(update_only.LEARN_RATE))
+    assert (2 * cached_backward.REG) == 2.0 ** round(np.log2(2 * cached_backward.REG))
+
+
+# ----------------------------------------------------------------------------- the suite on each example
+
+# example folder: (layers selected, {buggy layer: a phrase its failures show}); every other layer passes
+# every check except the cases its style cannot express
+RUNS = {
+    "module_grad_correct": (["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Softmax", "Sequential",
+                             "MSELoss", "CrossEntropyLoss"], {}),
+    "module_grad_buggy": (["Linear", "Softmax", "Sequential", "MSELoss", "CrossEntropyLoss"],
+                          {"MSELoss": "off by the same factor 2 = the batch size"}),
+    "cached_backward_correct": (["Linear", "ReLU", "Sigmoid", "CrossEntropyLoss"], {}),
+    "cached_backward_buggy": (["Linear", "ReLU", "CrossEntropyLoss"],
+                              {"CrossEntropyLoss": "= the batch size"}),
+    "update_only_correct": (["Softmax", "CrossEntropyLoss", "Conv2d", "MaxPool2d"], {}),
+    "update_only_buggy": (["Softmax", "CrossEntropyLoss"],
+                          {"Softmax": "an overflow (exp of a large number?)",
+                           "CrossEntropyLoss": "an overflow (exp of a large number?)"}),
+}
+STYLE_OF = {"module_grad": "module-grad", "cached_backward": "cached-backward", "update_only": "update-only"}
+
+
+def run_suite(folder, layers, tmp_path):
+    xml = tmp_path / "report.xml"
+    command = [sys.executable, "-m", "pytest", str(ROOT / "tests"), "--ignore", str(ROOT / "tests" / "meta"),
+               "--rootdir", str(ROOT), "-q", "-p", "no:cacheprovider", "-n", "2", "--profile", "dev",
+               "--impl", example(folder), "--api", "auto", "-m", " or ".join(layers), f"--junitxml={xml}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    cases = []
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        failure = case.find("failure")
+        text = None if failure is None else failure.get("message", "") + (failure.text or "")
+        cases.append((props.get("layer"), case.get("name"), text))
+    return result, cases
+
+
+@pytest.mark.parametrize("folder", RUNS)
+def test_example_suite(folder, tmp_path):
+    layers, bugs = RUNS[folder]
+    style = STYLE_OF[folder.rsplit("_", 1)[0]]
+    result, cases = run_suite(folder, layers, tmp_path)
+    assert {layer for layer, _, _ in cases} == set(layers)
+    unexpressed = f"not expressible in {style} style"
+    for layer in layers:
+        failures = [(name, text) for lay, name, text in cases if lay == layer and text is not None]
+        if layer in bugs:
+            assert failures, f"{layer}: the bug went unnoticed"
+            assert any(bugs[layer] in text for _, text in failures), failures[0][1][:2000]
+        else:
+            # a correct layer passes every check, except cases its style cannot express (reported as such)
+            for name, text in failures:
+                assert unexpressed in text, (layer, name, text[:2000])
+    assert "verdict per layer" in result.stdout
