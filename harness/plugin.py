@@ -3,6 +3,7 @@
 Every option can also be set by an environment variable (shown in --help); the command line wins.
 """
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -14,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import adapters, isolation, repro
-from harness.cases import LayerCase
+from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
 from harness.loading import Implementation
-from harness.registry import SPECS
+from harness.registry import SPECS, CriterionSpec, LayerSpec, OptimizerSpec
+
+Spec = LayerSpec | CriterionSpec | OptimizerSpec
 
 OPTIONS = {  # option: (environment variable, default, help)
     "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
@@ -89,9 +92,17 @@ class Verifier:
     def __init__(self, impl: Implementation, request: pytest.FixtureRequest) -> None:
         self.impl, self.request = impl, request
 
-    def __call__(self, names: tuple[str, ...], check: Callable[[Any, Any], None], cases: st.SearchStrategy) -> None:
-        """`check(implementation, case)` on every drawn case; the shrunk failing case is reported."""
+    def __call__(self, spec: Spec, check: Callable[[Any, Any], None],
+                 cases: Callable[[Spec], st.SearchStrategy] = layer_cases) -> None:
+        """`check(implementation, case)` on every case `cases(spec)` draws; the shrunk failing case is reported.
+
+        An --api adapter may narrow a spec to what its style can express (`__restrict__`: spec fields to replace,
+        e.g. the constructor arguments), so a correct submission is graded on every case its style can state.
+        """
+        names = spec.needs
         module = self._require(names, check)
+        narrowed = getattr(module, "__restrict__", {}).get(spec.name)
+        cases = cases(dataclasses.replace(spec, **narrowed) if narrowed else spec)
         seen: list[Any] = []
 
         @given(case=cases)

@@ -55,6 +55,10 @@ class CriterionSpec:
     def make(self, nn: Namespace) -> Any:
         return getattr(nn, self.name)()
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return (self.name,)
+
 
 @dataclass(frozen=True)
 class OptimizerSpec:
@@ -65,6 +69,10 @@ class OptimizerSpec:
 
     def make(self, nn: Namespace, module_or_params: Any, args: dict) -> Any:
         return getattr(nn, self.name)(module_or_params, **args)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return (self.name,)
 
 
 def _elementwise(**conditions: Any) -> Callable[[dict], st.SearchStrategy[np.ndarray]]:

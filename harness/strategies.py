@@ -88,11 +88,15 @@ def linear_configs(draw: st.DrawFn) -> dict:
 
 
 @st.composite
-def conv2d_configs(draw: st.DrawFn) -> dict:
-    """Dependent draws: kernel, then padding that fits it (torch's `tensor_conv` style)."""
+def conv2d_configs(draw: st.DrawFn, *, square: bool = False) -> dict:
+    """Dependent draws: kernel, then padding that fits it (torch's `tensor_conv` style).
+
+    square: one stride and one padding for both axes (for styles that take a single number).
+    """
     kernel = draw(pairs(1, 4), label="kernel")
-    stride = draw(pairs(1, 3), label="stride")
-    padding = draw(st.tuples(st.integers(0, kernel[0]), st.integers(0, kernel[1])), label="padding")
+    stride = draw(st.integers(1, 3).map(lambda v: (v, v)) if square else pairs(1, 3), label="stride")
+    padding = draw(st.integers(0, min(kernel)).map(lambda v: (v, v)) if square else
+                   st.tuples(st.integers(0, kernel[0]), st.integers(0, kernel[1])), label="padding")
     return {
         "in_channels": draw(st.integers(1, 3), label="in_channels"),
         "out_channels": draw(st.integers(1, 3), label="out_channels"),
@@ -104,14 +108,21 @@ def conv2d_configs(draw: st.DrawFn) -> dict:
 
 
 @st.composite
-def maxpool2d_configs(draw: st.DrawFn) -> dict:
-    """Stride may exceed the kernel; padding is at most half the kernel (torch's rule)."""
+def maxpool2d_configs(draw: st.DrawFn, *, square_stride: bool = False, padding: bool = True) -> dict:
+    """Stride may exceed the kernel; padding is at most half the kernel (torch's rule).
+
+    square_stride: one stride for both axes; padding=False: none (for styles that cannot state them).
+    """
     kernel = draw(pairs(1, 3), label="kernel")
-    padding = draw(st.tuples(st.integers(0, kernel[0] // 2), st.integers(0, kernel[1] // 2)), label="padding")
-    args = {"kernel_size": draw(int_or_pair(kernel, label="kernel_size")),
-            "padding": draw(int_or_pair(padding, label="padding"))}
+    args = {"kernel_size": draw(int_or_pair(kernel, label="kernel_size"))}
+    if padding:
+        pad = draw(st.tuples(st.integers(0, kernel[0] // 2), st.integers(0, kernel[1] // 2)), label="padding")
+        args["padding"] = draw(int_or_pair(pad, label="padding"))
     if draw(st.booleans(), label="explicit stride"):
-        args["stride"] = draw(int_or_pair(draw(pairs(1, 4), label="stride"), label="stride"))
+        stride = draw(st.integers(1, 4).map(lambda v: (v, v)) if square_stride else pairs(1, 4), label="stride")
+        args["stride"] = draw(int_or_pair(stride, label="stride"))
+    elif square_stride and kernel[0] != kernel[1]:
+        args["stride"] = kernel[0]  # the default stride is the kernel: make it one number
     return args
 
 

@@ -12,29 +12,29 @@ classifiers = pytest.mark.parametrize("spec", [SPECS["CrossEntropyLoss"]], ids=l
 
 @criteria
 def test_loss_matches_torch(verify, spec):
-    verify((spec.name,), checks.loss_matches_torch, criterion_cases(spec))
+    verify(spec, checks.loss_matches_torch, criterion_cases)
 
 
 @criteria
 def test_loss_gradient_matches_torch(verify, spec):
-    verify((spec.name,), checks.loss_gradient_matches_torch, criterion_cases(spec))
+    verify(spec, checks.loss_gradient_matches_torch, criterion_cases)
 
 
 @criteria
 def test_loss_gradient_matches_finite_differences(verify, spec):
-    verify((spec.name,), checks.loss_gradient_matches_finite_differences, criterion_cases(spec))
+    verify(spec, checks.loss_gradient_matches_finite_differences, criterion_cases)
 
 
 @criteria
 def test_loss_inputs_not_modified(verify, spec):
-    verify((spec.name,), checks.loss_inputs_not_modified, criterion_cases(spec))
+    verify(spec, checks.loss_inputs_not_modified, criterion_cases)
 
 
 @criteria
 def test_loss_float32_preserved(verify, spec):
-    verify((spec.name,), checks.loss_float32_preserved, criterion_cases(spec))
+    verify(spec, checks.loss_float32_preserved, criterion_cases)
 
 
 @classifiers
 def test_stable_for_large_logits(verify, spec):
-    verify((spec.name,), checks.stable_for_large_logits, criterion_cases(spec))
+    verify(spec, checks.stable_for_large_logits, criterion_cases)

@@ -8,9 +8,9 @@ from harness.registry import LAYERS, SPECS
 
 @pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.kink_slopes], ids=lambda spec: spec.name)
 def test_subgradient_at_kink(verify, spec):
-    verify(spec.needs, checks.subgradient_at_kink, checks.kink_cases(spec))
+    verify(spec, checks.subgradient_at_kink, checks.kink_cases)
 
 
 @pytest.mark.parametrize("spec", [SPECS["MaxPool2d"]], ids=lambda spec: spec.name)
 def test_maxpool_ties_conserve_gradient(verify, spec):
-    verify(spec.needs, checks.maxpool_ties_conserve_gradient, checks.tie_cases(spec))
+    verify(spec, checks.maxpool_ties_conserve_gradient, checks.tie_cases)

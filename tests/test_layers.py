@@ -3,7 +3,6 @@
 import pytest
 
 from harness import checks
-from harness.cases import layer_cases
 from harness.registry import LAYERS
 
 layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name)
@@ -11,14 +10,14 @@ layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name)
 
 @layers
 def test_forward_matches_torch(verify, spec):
-    verify(spec.needs, checks.forward_matches_torch, layer_cases(spec))
+    verify(spec, checks.forward_matches_torch)
 
 
 @layers
 def test_backward_matches_torch(verify, spec):
-    verify(spec.needs, checks.backward_matches_torch, layer_cases(spec))
+    verify(spec, checks.backward_matches_torch)
 
 
 @layers
 def test_backward_matches_finite_differences(verify, spec):
-    verify(spec.needs, checks.backward_matches_finite_differences, layer_cases(spec))
+    verify(spec, checks.backward_matches_finite_differences)

@@ -11,9 +11,9 @@ optimizers = pytest.mark.parametrize("spec", OPTIMIZERS, ids=lambda spec: spec.n
 
 @optimizers
 def test_steps_match_torch(verify, spec):
-    verify((spec.name,), checks.steps_match_torch, optimizer_cases(spec))
+    verify(spec, checks.steps_match_torch, optimizer_cases)
 
 
 @optimizers
 def test_zero_grad_zeroes_module_grads(verify, spec):
-    verify((spec.name,), checks.zero_grad_zeroes_module_grads, optimizer_cases(spec))
+    verify(spec, checks.zero_grad_zeroes_module_grads, optimizer_cases)

@@ -25,13 +25,15 @@ class NotExpressible(Exception):
 class Namespace:
     """The object the checks use as `nn`: the contract's names, bound to wrappers around the submission."""
 
-    def __init__(self, module: ModuleType, api: str, members: Mapping[str, Any], unexpressed: Mapping[str, str]):
+    def __init__(self, module: ModuleType, api: str, members: Mapping[str, Any], unexpressed: Mapping[str, str],
+                 restrict: Mapping[str, Mapping[str, Any]] | None = None):
         self.__dict__.update(members)
         self.__file__ = getattr(module, "__file__", None)
         self.__name__ = f"{getattr(module, '__name__', 'submission')} (api {api})"
         self.__api__ = api
         self.__module__ = module
         self.__unexpressed__ = dict(unexpressed)  # contract name -> why the style cannot express it here
+        self.__restrict__ = dict(restrict or {})  # contract name -> registry spec fields narrowed to the style
 
     def __repr__(self) -> str:
         return f"<namespace {self.__name__}: {', '.join(sorted(k for k in self.__dict__ if not k.startswith('_')))}>"
@@ -49,6 +51,9 @@ class Adapter:
     signature: str = ""  # why auto-detection picks this style, for the report header
     conventions: Mapping[str, str] = {}  # every convention the adapter converts: topic -> how
     unexpressible: Mapping[str, str] = {}  # contract name -> why this style can never express it
+    # contract name -> LayerSpec fields to replace (e.g. `configs`: only constructor arguments the style can state),
+    # so a correct submission is graded on what its style expresses; declare the narrowing in `conventions` too
+    restrictions: Mapping[str, Mapping[str, Any]] = {}
 
     def bindings(self) -> Mapping[str, Binding]:
         """Contract name -> (submission names needed, factory). Names absent here are never expressible."""
@@ -65,7 +70,8 @@ class Adapter:
                 unexpressed[name] = f"{self.name} style builds it from {', '.join(needs)}; missing {', '.join(missing)}"
             else:
                 members[name] = factory(module)
-        return Namespace(module, self.name, members, unexpressed)
+        return Namespace(module, self.name, members, unexpressed,
+                         {name: fields for name, fields in self.restrictions.items() if name in members})
 
 
 def flatten(items: Any) -> list[np.ndarray]:

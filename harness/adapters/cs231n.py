@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import strategies
 from harness.adapters.base import Adapter, Binding, Criterion, Layer, NotExpressible, pair, unbiased_running_var, uniform
 
 STYLE = "cs231n"
@@ -198,15 +199,22 @@ class CS231n(Adapter):
         "affine": "w laid out (in, out): the transpose view of the live (out, in) weight is passed; dw transposed back",
         "bias=False": "b = zeros is passed and db dropped (Linear, Conv2d)",
         "conv": "conv_forward_naive / conv_backward_naive; conv_param {'stride', 'pad'}: one stride and one padding "
-                "for both axes (rectangular ones are not expressible)",
+                "for both axes (rectangular ones are not expressible, and not drawn)",
         "max pool": "max_pool_forward_naive / max_pool_backward_naive; pool_param {'pool_height', 'pool_width', "
-                    "'stride'}; no padding, one stride for both axes",
+                    "'stride'}; no padding, one stride for both axes (only such cases are drawn)",
         "dropout": "dropout_param 'p' is the probability of KEEPING a unit: p_keep = 1 - p; mode 'train' / 'test'; "
                    "no seed",
         "batchnorm": "bn_param momentum = 1 - torch momentum (running = momentum*running + (1-momentum)*batch); "
                      "running_var averages BIASED batch variances and is converted exactly to torch's unbiased one: "
-                     "r = m*old + (running_var - m*old) * n/(n-1); backward only in training mode",
+                     "r = m*old + (running_var - m*old) * n/(n-1); backward only in training mode, so graded in "
+                     "training mode only",
         "CrossEntropyLoss": "softmax_loss(x, y) -> (loss, dx): forward returns loss, backward dx",
+    }
+    # Graded on the arguments cs231n can state (declared above), not failed on the rest.
+    restrictions = {
+        "Conv2d": {"configs": strategies.conv2d_configs(square=True)},
+        "MaxPool2d": {"configs": strategies.maxpool2d_configs(square_stride=True, padding=False)},
+        "BatchNorm1d": {"modes": ("train",)},
     }
     unexpressible = {name: "cs231n has no such layer function" for name in (
         "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "Softmax", "LogSoftmax", "MSELoss", "NLLLoss")}

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from harness.adapters.base import Adapter, Binding, Criterion, Layer, NotExpressible, pair, uniform
 from harness.compare import CheckFailure
@@ -217,14 +218,21 @@ class UpdateOnly(Adapter):
                      "restored; a backprop without learn_rate (MaxPool2) is called with d_L_d_out alone",
         "input gradient": "a backprop returning None (the tutorial's first layer) reports grad of input as not "
                           "implemented",
-        "Conv2d": "Conv2d(1, F, 3, bias=False) only, as Conv3x3(F) with filters = weight[:, 0] (in the input's dtype)",
-        "MaxPool2d": "MaxPool2d(2) (stride 2, no padding) only, as MaxPool2()",
+        "Conv2d": "Conv2d(1, F, 3, bias=False) only, as Conv3x3(F) with filters = weight[:, 0] (in the input's dtype);"
+                  " graded on those arguments only",
+        "MaxPool2d": "MaxPool2d(2) (stride 2, no padding) only, as MaxPool2(); graded on that only",
         "Softmax": "Softmax(C, C) with identity weights and zero biases (its totals are its input); backprop with "
                    "learn_rate 0 once per non-zero entry of the upstream gradient, results summed (backprop handles "
                    "one non-zero entry and is linear in it)",
         "CrossEntropyLoss": "the tutorial's training step: loss = -log(out[label]) and d_L_d_out = -1/out[label] "
                             "through the identity Softmax(C, C), averaged over the batch; a target probability "
                             "that underflows to 0 is not expressible",
+    }
+    # Graded on the constructor arguments the tutorial's classes can state (declared above), not failed on the rest.
+    restrictions = {
+        "Conv2d": {"configs": st.fixed_dictionaries({"in_channels": st.just(1), "out_channels": st.integers(1, 4),
+                                                     "kernel_size": st.just(3), "bias": st.just(False)})},
+        "MaxPool2d": {"configs": st.just({"kernel_size": 2})},
     }
     unexpressible = {
         "Linear": "the tutorial's only dense layer is Softmax(input_len, nodes), fused with a softmax: no native "
