@@ -272,6 +272,7 @@ def run_suite(target, layers, tmp_path, *extra):
     return result, cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", EXAMPLES)
 def test_example_passes_every_expressible_layer(style, tmp_path):
     target, layers = EXAMPLES[style]
@@ -283,6 +284,7 @@ def test_example_passes_every_expressible_layer(style, tmp_path):
         assert any(line.split()[:1] == [layer] and "FAILED" not in line for line in result.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_cs231n_unexpressed_layers_fail_only_as_unexpressed(tmp_path):
     others = ["LeakyReLU", "Sigmoid", "Softmax", "Sequential", "NLLLoss", "Adam", "Conv2d", "MaxPool2d", "BatchNorm1d"]
     result, cases = run_suite(CS231N, others, tmp_path)

@@ -343,6 +343,7 @@ def run_suite(folder, layers, tmp_path):
     return result, cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", RUNS)
 def test_example_suite(folder, tmp_path):
     layers, bugs = RUNS[folder]

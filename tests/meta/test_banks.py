@@ -12,6 +12,8 @@ import pytest
 from tests.meta.correct import CORRECT
 from tests.meta.mutants import MUTANTS, Mutant
 
+pytestmark = pytest.mark.slow  # runs the suite in subprocesses: CI runs these with -m slow
+
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = Path(__file__).resolve().parent / "correct_variants"
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the suite in subprocesses: CI runs these with -m slow
+
 ROOT = Path(__file__).resolve().parents[2]
 BUGGY = ROOT / "examples" / "native_buggy" / "layers.py"
 # layer: a phrase its failures must contain (the hint or message that names the bug)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the suite in subprocesses: CI runs these with -m slow
+
 ROOT = Path(__file__).resolve().parents[2]
 BANK = Path(__file__).resolve().parent / "hostile"
 MEMBERS = sorted(p.stem for p in BANK.glob("*.py") if not p.name.startswith("_"))
