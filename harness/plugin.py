@@ -70,6 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in SPECS:
         config.addinivalue_line("markers", f"{name}: checks of {name} (select with -m {name})")
     config.addinivalue_line("markers", "end_to_end: models trained on MNIST from the implementation's own layers")
+    config.addinivalue_line("markers", "graded(name): a graded check of the submission as a whole, under `name`")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -30,7 +30,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         spec = item.callspec.params.get("spec") if hasattr(item, "callspec") else None
         model = item.callspec.params.get("model") if hasattr(item, "callspec") else None
         layer = spec.name if spec else next((m.name for m in item.iter_markers() if m.name in SPECS), None)
-        if model:
+        graded = item.get_closest_marker("graded")
+        if graded is not None:  # a check of the submission as a whole, e.g. graded("Submission")
+            layer = graded.args[0]
+        elif model:
             layer = f"{model.upper()} end to end"
             item.add_marker(pytest.mark.end_to_end)
         elif layer is None:

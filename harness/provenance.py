@@ -1,0 +1,67 @@
+"""Does the submission grade NumPy skills? Its source must not import a framework that computes gradients for it,
+nor the harness's own implementation or reference.
+
+A static scan (ast) of the submission's files: every `import x` / `from x import y`, at any depth, also inside
+functions. Imports done through strings (importlib.import_module("torch"), __import__) are not seen: see
+docs/grading.md.
+"""
+
+import ast
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+FORBIDDEN = {
+    "torch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX", "keras": "Keras",
+    "impl": "the harness's own implementation", "reference": "the harness's torch twins", "harness": "the harness",
+}
+
+
+@dataclass(frozen=True)
+class ForbiddenImport:
+    file: Path
+    line: int
+    module: str
+
+    def __str__(self) -> str:
+        top = self.module.split(".")[0]
+        return f"{self.file}:{self.line}: imports {self.module} ({FORBIDDEN[top]})"
+
+
+def submission_files(target: str) -> list[Path]:
+    """The submission's own source files: a .py file, every .py file of a package folder, or a module's file."""
+    path = Path(target)
+    if path.is_dir():
+        return sorted(path.rglob("*.py"))
+    if path.suffix == ".py":
+        return [path] if path.is_file() else []
+    try:
+        spec = importlib.util.find_spec(target)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return []
+    origin = Path(spec.origin)
+    return sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+
+
+def forbidden_imports(target: str) -> list[ForbiddenImport]:
+    files = submission_files(target)
+    # A name the submission defines itself (e.g. its own package called `impl`) is its own code, not ours.
+    own = {f.stem for f in files} | {f.parent.name for f in files if f.name == "__init__.py"}
+    found = []
+    for file in files:
+        try:
+            tree = ast.parse(file.read_text(errors="replace"), filename=str(file))
+        except SyntaxError:
+            continue  # reported by the import itself
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [ForbiddenImport(file, node.lineno, name) for name in names
+                      if name.split(".")[0] in FORBIDDEN and name.split(".")[0] not in own]
+    return sorted(found, key=lambda item: (str(item.file), item.line))
