@@ -25,7 +25,8 @@ class LayerCase:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
-        return f"{self.spec.name}({args}) in {self.mode} mode on input {self.x.dtype} {self.x.shape}"
+        return (f"{self.spec.name}({args}) in {self.mode} mode on input {self.x.dtype} {self.x.shape}"
+                f" (values in [{self.x.min():.4g}, {self.x.max():.4g}])")
 
     def upstream(self, shape: tuple[int, ...]) -> np.ndarray:
         """A random (never all-ones: that hides bugs) gradient w.r.t. the output."""
