@@ -77,8 +77,19 @@ def maxpool_ties_conserve_gradient(impl: Any, case: LayerCase) -> None:
         index = tuple(int(i) for i in np.argwhere(stray)[0])
         raise CheckFailure(f"grad of input reaches {int(stray.sum())} elements that are not the maximum of any window,"
                            f" first at index {index} (value {x[index]:g}, gradient {grad[index]:.6g})")
+    every_tie = "every tied maximum received its window's full gradient: give it to one of them (or split it)"
     assert_close("total gradient per (sample, channel): each window must pass on exactly its own gradient",
-                 grad.sum(axis=(2, 3)), g.sum(axis=(2, 3)), EXACT, factors={"the number of tied maxima": 2.0})
+                 grad.sum(axis=(2, 3)), g.sum(axis=(2, 3)), EXACT,
+                 mistakes=lambda: {every_tie: _to_every_tie(built.twin, x, maxima, g).sum(axis=(2, 3))})
+
+
+def _windows(twin: torch.nn.MaxPool2d, maxima: np.ndarray):
+    """(i, j, rows, cols) of every pooling window, clipped to the input (a loop over windows: test sizes are tiny,
+    and this stays obviously right)."""
+    (kh, kw), (sh, sw), (ph, pw) = (s.as_pair(v) for v in (twin.kernel_size, twin.stride, twin.padding))
+    for i in range(maxima.shape[2]):
+        for j in range(maxima.shape[3]):
+            yield i, j, slice(max(i * sh - ph, 0), i * sh - ph + kh), slice(max(j * sw - pw, 0), j * sw - pw + kw)
 
 
 def _window_maxima(twin: torch.nn.MaxPool2d, x: np.ndarray) -> np.ndarray:
@@ -86,13 +97,17 @@ def _window_maxima(twin: torch.nn.MaxPool2d, x: np.ndarray) -> np.ndarray:
 
 
 def _is_a_window_maximum(twin: torch.nn.MaxPool2d, x: np.ndarray, maxima: np.ndarray) -> np.ndarray:
-    """Elements equal to the maximum of at least one pooling window containing them (a loop over windows:
-    test sizes are tiny, and this stays obviously right)."""
-    (kh, kw), (sh, sw), (ph, pw) = (s.as_pair(v) for v in (twin.kernel_size, twin.stride, twin.padding))
+    """Elements equal to the maximum of at least one pooling window containing them."""
     hit = np.zeros(x.shape, dtype=bool)
-    for i in range(maxima.shape[2]):
-        for j in range(maxima.shape[3]):
-            rows = slice(max(i * sh - ph, 0), i * sh - ph + kh)
-            cols = slice(max(j * sw - pw, 0), j * sw - pw + kw)
-            hit[:, :, rows, cols] |= x[:, :, rows, cols] == maxima[:, :, i, j][:, :, None, None]
+    for i, j, rows, cols in _windows(twin, maxima):
+        hit[:, :, rows, cols] |= x[:, :, rows, cols] == maxima[:, :, i, j][:, :, None, None]
     return hit
+
+
+def _to_every_tie(twin: torch.nn.MaxPool2d, x: np.ndarray, maxima: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The known mistake: each window's full gradient to every one of its tied maxima."""
+    grad = np.zeros(x.shape)
+    for i, j, rows, cols in _windows(twin, maxima):
+        ties = x[:, :, rows, cols] == maxima[:, :, i, j][:, :, None, None]
+        grad[:, :, rows, cols] += ties * g[:, :, i, j][:, :, None, None]
+    return grad
