@@ -141,6 +141,39 @@ class Layer:
         return self._get_training()
 
 
+class Delegated(Layer):
+    """A course module that already runs forward / backward(input, grad_output) itself: the wrapper delegates.
+    `drop_bias` holds the module's last parameter (its bias) at 0 and hides it from parameters() /
+    grad_parameters(), for torch's bias=False. Subclasses say how the module lists its arrays."""
+
+    def __init__(self, inner: Any, *, drop_bias: bool = False) -> None:
+        self.inner = inner
+        self._hidden = self._all_parameters()[-1:] if drop_bias else []
+
+    def _all_parameters(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _all_grad_parameters(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _visible(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        return arrays[: len(arrays) - len(self._hidden)]
+
+    def _forward(self, input: np.ndarray) -> np.ndarray:
+        for array in self._hidden:
+            array[...] = 0
+        return self.inner.forward(input)
+
+    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+        return self.inner.backward(input, grad_output)
+
+    def _parameters(self) -> list[np.ndarray]:
+        return self._visible(self._all_parameters())
+
+    def _grad_parameters(self) -> list[np.ndarray]:
+        return self._visible(self._all_grad_parameters())
+
+
 class Criterion:
     """A native-contract criterion: forward(input, target) -> float, backward(input, target) -> grad_input."""
 

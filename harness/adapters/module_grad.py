@@ -11,38 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binding, Criterion, Layer, NotExpressible
+from harness.adapters.base import Adapter, Binding, Criterion, Delegated, NotExpressible
 
 STYLE = "module-grad"
 DEFAULT_EPS = 1e-15  # the notebook's CrossEntropy clips probabilities to [EPS, 1 - EPS]
 EXACT_UPPER_CLIP = 1e-12  # clipping at 1 - EPS changes loss and gradient by ~EPS: negligible when EPS <= this
 
 
-class ModuleLayer(Layer):
-    """A notebook module: its own method names are the contract's already; `drop_bias` holds the last parameter
-    (a Linear's bias) at 0 and hides it from parameters() / grad_parameters(), for torch's bias=False."""
+class ModuleLayer(Delegated):
+    """A notebook module: its own method names are the contract's already."""
 
-    def __init__(self, inner: Any, *, drop_bias: bool = False) -> None:
-        self.inner = inner
-        self._hidden = list(inner.parameters())[-1:] if drop_bias else []
+    def _all_parameters(self) -> list[np.ndarray]:
+        return list(self.inner.parameters() or []) if hasattr(self.inner, "parameters") else []
 
-    def _visible(self, arrays: Any) -> list[np.ndarray]:
-        arrays = list(arrays or [])
-        return arrays[: len(arrays) - len(self._hidden)]
-
-    def _forward(self, input: np.ndarray) -> np.ndarray:
-        for array in self._hidden:
-            array[...] = 0
-        return self.inner.forward(input)
-
-    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-        return self.inner.backward(input, grad_output)
-
-    def _parameters(self) -> list[np.ndarray]:
-        return self._visible(self.inner.parameters() if hasattr(self.inner, "parameters") else [])
-
-    def _grad_parameters(self) -> list[np.ndarray]:
-        return self._visible(self.inner.grad_parameters() if hasattr(self.inner, "grad_parameters") else [])
+    def _all_grad_parameters(self) -> list[np.ndarray]:
+        return list(self.inner.grad_parameters() or []) if hasattr(self.inner, "grad_parameters") else []
 
     def _zero_grad(self) -> None:
         if callable(getattr(self.inner, "zero_grad", None)):

@@ -9,34 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binding, Criterion, Layer, flatten, unbiased_running_var
+from harness.adapters.base import Adapter, Binding, Criterion, Delegated, flatten, unbiased_running_var
 
 
-class Module(Layer):
-    """A torch7 module under the native contract. `drop_bias`: the module's last parameter (its bias) is held
-    at 0 and hidden from parameters() / grad_parameters(), for torch's bias=False."""
+class Module(Delegated):
+    """A torch7 module under the native contract: getParameters() / getGradParameters() flattened."""
 
-    def __init__(self, inner: Any, *, drop_bias: bool = False) -> None:
-        self.inner = inner
-        self._hidden = flatten(inner.getParameters())[-1:] if drop_bias else []
+    def _all_parameters(self) -> list[np.ndarray]:
+        return flatten(self.inner.getParameters()) if hasattr(self.inner, "getParameters") else []
 
-    def _visible(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        return arrays[: len(arrays) - len(self._hidden)]
-
-    def _forward(self, input: np.ndarray) -> np.ndarray:
-        for array in self._hidden:
-            array[...] = 0
-        return self.inner.forward(input)
-
-    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-        return self.inner.backward(input, grad_output)
-
-    def _parameters(self) -> list[np.ndarray]:
-        return self._visible(flatten(self.inner.getParameters()) if hasattr(self.inner, "getParameters") else [])
-
-    def _grad_parameters(self) -> list[np.ndarray]:
+    def _all_grad_parameters(self) -> list[np.ndarray]:
         getter = getattr(self.inner, "getGradParameters", None)
-        return self._visible(flatten(getter()) if getter else [])
+        return flatten(getter()) if getter else []
 
     def _zero_grad(self) -> None:
         if hasattr(self.inner, "zeroGradParameters"):
