@@ -33,6 +33,11 @@ class LayerCase:
         return np.random.default_rng([self.seed, 1]).standard_normal(shape)
 
     @property
+    def random(self) -> bool:
+        """In a mode where the layer draws at random (Dropout's training mask): no value can be compared with torch."""
+        return self.mode in self.spec.random_modes
+
+    @property
     def factors(self) -> dict[str, float]:
         """Constants a known mistake would be off by, for hints."""
         return {"the batch size": float(self.x.shape[0]), "the number of elements": float(self.x.size)}
@@ -45,6 +50,11 @@ def layer_cases(draw: st.DrawFn, spec: LayerSpec, *, modes: tuple[str, ...] | No
     seed = draw(s.seeds(), label="parameter seed")
     mode = draw(st.sampled_from(modes or spec.modes), label="mode")
     return LayerCase(spec, args, x, seed, mode)
+
+
+def any_mode_cases(spec: LayerSpec) -> st.SearchStrategy[LayerCase]:
+    """Cases in the random modes too, for the checks that need no value of the twin's (see `LayerCase.random`)."""
+    return layer_cases(spec, modes=(*spec.modes, *spec.random_modes))
 
 
 @dataclass

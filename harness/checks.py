@@ -1,9 +1,11 @@
 """The checks on one layer case: each a small function that returns nothing or raises one CheckFailure.
 
 Forward and backward against the torch twin, backward against finite differences of the implementation's own
-forward, and the contract's rules (gradients accumulate, zero_grad, inputs untouched, dtypes, no stale cache).
+forward, and the contract's rules (gradients accumulate, zero_grad, inputs untouched, dtypes, no stale cache, batch
+sizes changing between passes).
 """
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -174,6 +176,11 @@ def float32_preserved(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     x = case.x.astype(np.float32)
+    if case.random:  # the values are the mask's (tests/test_dropout.py checks those): the dtypes are this check's
+        strict_array(forward(built, case, x), what="float32 output", shape=expected.output.shape, dtype=np.float32)
+        strict_array(backward(built, case, x, expected.grad_output.astype(np.float32)), what="float32 grad of input",
+                     shape=x.shape, dtype=np.float32)
+        return
     scale = max(1.0, float(np.abs(expected.output).max(initial=0)), float(np.abs(expected.grad_input).max(initial=0)))
     tolerance = Tolerance(FLOAT32.rtol, FLOAT32.atol * scale)
     out = forward(built, case, x)
@@ -193,6 +200,27 @@ def no_stale_cache(impl: Any, case: LayerCase) -> None:
     assert_close("grad of input after two forward calls", grad_input, expected.grad_input, case.spec.tolerance)
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance,
                   label="grad of {} after two forward calls")
+
+
+def batch_size_changes_between_passes(impl: Any, case: LayerCase) -> None:
+    """Forward and backward on the case's batch, on a batch of another size, then on the first again: each pass
+    right for its own batch, parameter gradients after zero_grad. Nothing may outlive a pass: a list of inputs
+    that grows with every forward, a buffer sized to the first batch."""
+    built = build(impl, case)
+    other = np.concatenate([-case.x[::-1], case.x[:1]])  # one sample more, other values, same value conditions
+    passes = (case.x, other, case.x)
+    sizes = f"batches of {', '.join(str(len(x)) for x in passes)} samples"
+    for number, x in enumerate(passes, start=1):
+        this = dataclasses.replace(case, x=x)  # the twin's run, the upstream gradient and hints for this batch
+        expected = truth(built, this)
+        where = f"in pass {number} of 3 ({sizes})"
+        call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
+        x = x.copy()
+        assert_close(f"output {where}", forward(built, this, x), expected.output, case.spec.tolerance,
+                     factors=this.factors)
+        grad_input = backward(built, this, x, expected.grad_output.copy())
+        assert_close(f"grad of input {where}", grad_input, expected.grad_input, case.spec.tolerance, factors=this.factors)
+        _assert_grads(built, this, expected.grad_parameters, case.spec.tolerance, label=f"grad of {{}} {where}")
 
 
 def train_eval_switch(impl: Any, case: LayerCase) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from harness.adapters.profile import Profile
+
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights.toml"
 KINDS = ("forward", "backward", "finite differences", "contract", "statistical", "end-to-end")
 
@@ -30,6 +32,29 @@ KIND_BY_TEST = {
 }
 KIND_BY_FILE = {"test_end_to_end.py": "end-to-end", "test_dropout.py": "statistical"}
 IMPORT_FAILURE = "could not import the implementation"
+NOT_GRADED = "not graded"  # a check's outcome when the profile does not grade it (not expressible, out of scope)
+GRADE_OVER = ("expressible", "contract")  # the grade: over what the profile grades, or over the whole contract
+
+
+def not_graded(profile: Profile, layer: str, check: str) -> str | None:
+    """Why the course's profile does not grade this check (its style cannot express it, the course supplies the
+    code, or the rule is not the course's), or None. Decided from the profile alone, never from the submission."""
+    from harness.registry import SPECS
+    from harness.training import MODEL_NEEDS
+
+    model = layer.removesuffix(" end to end").lower()
+    if layer.endswith(" end to end") and model in MODEL_NEEDS:
+        for need in MODEL_NEEDS[model]:
+            why = not_graded(profile, need, "")
+            if why and not why.startswith(f"not graded in {profile.name}: course-supplied"):
+                return f"{why} (the {layer} model needs {need})"
+        return None
+    if layer not in SPECS:
+        return None
+    if profile.driver != "native" and layer not in profile.names and layer not in profile.unexpressible \
+            and layer not in profile.supplied:
+        return f"not expressible in {profile.name} style: the profile maps no course code to {layer}"
+    return profile.not_graded(layer, check)
 
 
 def kind_of(item: pytest.Item) -> str:
@@ -116,12 +141,24 @@ def _indent(text: str) -> str:
     return text if text.count("\n") < 60 else "\n".join(text.splitlines()[:60] + ["  ... (cut)"])
 
 
+def totals(checks: list[Check], weights: Weights) -> dict[str, float]:
+    """Points earned and possible over the checks the profile grades (expressible) and over the whole contract."""
+    graded = [c for c in checks if c.outcome != NOT_GRADED]
+    earned = sum(weights.of(c.layer, c.kind) for c in graded if c.outcome == "passed")
+    return {"score": earned, "max_expressible": sum(weights.of(c.layer, c.kind) for c in graded),
+            "max_contract": sum(weights.of(c.layer, c.kind) for c in checks)}
+
+
 def results_json(checks: list[Check], weights: Weights, *, summary: list[str], elapsed: float,
-                 not_run_reason: str, import_error: str | None) -> dict[str, Any]:
+                 not_run_reason: str, import_error: str | None, grade_over: str = "expressible") -> dict[str, Any]:
     tests = []
     for check in checks:
         points = weights.of(check.layer, check.kind)
         passed = check.outcome == "passed"
+        if check.outcome == NOT_GRADED:
+            tests.append({"name": check.name, "score": 0.0, "max_score": 0.0 if grade_over == "expressible" else points,
+                          "output": check.message, "visibility": "visible", "tags": [check.layer, check.kind, NOT_GRADED]})
+            continue
         if check.outcome is None:
             output = not_run_reason
         elif import_error and IMPORT_FAILURE in check.message:
@@ -133,12 +170,19 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
                       "tags": [check.layer, check.kind]})
     score = sum(t["score"] for t in tests)
     maximum = sum(t["max_score"] for t in tests)
-    head = [f"nn-harness: {score:g} / {maximum:g} points, {sum(t['status'] == 'passed' for t in tests)} of "
-            f"{len(tests)} checks passed", *summary]
+    sums = totals(checks, weights)
+    graded = [t for t in tests if "status" in t]
+    head = [f"nn-harness: {score:g} / {maximum:g} points, {sum(t['status'] == 'passed' for t in graded)} of "
+            f"{len(graded)} graded checks passed; {sums['score']:g} / {sums['max_expressible']:g} over what the "
+            f"profile grades, {sums['score']:g} / {sums['max_contract']:g} over the whole contract "
+            f"(the grade is over {'what the profile grades' if grade_over == 'expressible' else 'the whole contract'})",
+            *summary]
     if import_error:
         head += ["", "The implementation could not be imported, so every check failed:", import_error]
     return {"score": score, "max_score": maximum, "execution_time": int(round(elapsed)),
-            "output": "\n".join(head), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+            "output": "\n".join(head), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"grade_over": grade_over, "score": sums["score"], "max_expressible": sums["max_expressible"],
+                           "max_contract": sums["max_contract"]}}
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:

@@ -117,14 +117,18 @@ def _probe_main(target: str, memory_mb: float, api: str) -> None:
     from harness.loading import load_implementation
 
     impl = load_implementation(target)
+    style = api
     try:
         from harness import adapters
 
         header = adapters.describe(impl, api)
+        if api == "auto":  # the profile chosen by probing, for every process of the run
+            style = adapters.resolve(impl, api)[0].name
     except Exception as error:  # noqa: BLE001 - the header is informative only
         header = [f"api: {api} ({type(error).__name__}: {error})"]
+        style = "native" if api == "auto" else api
     print("NN-PROBE " + json.dumps({"ok": impl.module is not None, "origin": impl.origin, "error": impl.error,
-                                    "header": header}), flush=True)
+                                    "header": header, "style": style}), flush=True)
     _real_exit(0)  # no interpreter shutdown: the submission's atexit / __del__ code is not the probe's business
 
 

@@ -12,7 +12,7 @@ import torch
 from hypothesis import strategies as st
 
 from harness import strategies as s
-from harness.cases import LayerCase, build, layer_cases
+from harness.cases import LayerCase, build, layer_cases, truth
 from harness.checks import backward, forward
 from harness.compare import CheckFailure, assert_close, strict_array
 from harness.registry import EXACT, LayerSpec
@@ -33,8 +33,9 @@ def kink_cases(spec: LayerSpec) -> st.SearchStrategy[LayerCase]:
 
 
 def subgradient_at_kink(impl: Any, case: LayerCase) -> None:
-    """Away from 0 the gradient is the derivative; at exactly 0, grad_output times any slope between the two."""
-    left, right = case.spec.kink_slopes(case.args)  # slopes for x < 0 and x > 0
+    """Away from 0 the gradient is the derivative (torch's); at exactly 0, grad_output times any slope between the
+    two one-sided slopes."""
+    left, right = case.spec.kink_slopes(case.args)  # one-sided slopes at 0, from x < 0 and from x > 0
     low, high = min(left, right), max(left, right)
     built = build(impl, case)
     x, g = case.x.copy(), case.upstream(case.x.shape)
@@ -42,7 +43,7 @@ def subgradient_at_kink(impl: Any, case: LayerCase) -> None:
     grad = strict_array(backward(built, case, x, g), what="grad of input", shape=x.shape, dtype=np.float64)
     at_kink = x == 0
     assert_close("grad of input away from 0", np.where(at_kink, 0.0, grad),
-                 np.where(at_kink, 0.0, g * np.where(x > 0, right, left)), EXACT)
+                 np.where(at_kink, 0.0, truth(built, case).grad_input), EXACT)  # not constant slopes: ELU
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(at_kink & (g != 0), grad / g, low)
     outside = ~((slope >= low - 1e-12) & (slope <= high + 1e-12))

@@ -30,8 +30,8 @@ class Implementation:
             raise CheckFailure(f"could not import the implementation {self.target!r}:\n{self.error}")
         missing = [name for name in names if not hasattr(self.module, name)]
         if missing:
-            # An --api adapter's namespace says why its style cannot express a name (harness/adapters).
-            why = getattr(self.module, "__unexpressed__", {})
+            # An --api profile's namespace says which course names the submission lacks (harness/adapters).
+            why = getattr(self.module, "__missing__", {})
             reasons = "".join(f"\n  {name}: {why[name]}" for name in missing if name in why)
             raise CheckFailure(f"{self.target} does not define {', '.join(missing)}: not implemented{reasons}")
         return self.module

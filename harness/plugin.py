@@ -14,7 +14,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import adapters, data, isolation, repro
+from harness import adapters, data, grading, isolation, repro
+from harness.adapters.profile import narrowed as profile_narrowing
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
 from harness.loading import Implementation
@@ -24,7 +25,8 @@ Spec = LayerSpec | CriterionSpec | OptimizerSpec
 
 OPTIONS = {  # option: (environment variable, default, help)
     "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
-    "api": ("NN_API", "native", "the conventions it is written in: native, torch7, cs231n or auto (docs/adapters.md)"),
+    "api": ("NN_API", "native", "the course profile it is written in: a shipped profile's name (native, torch7, "
+            "practical_dl, cs231n, ...), a path to a profile .toml, or auto (docs/adapters.md)"),
     "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
     "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
     "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
@@ -36,6 +38,8 @@ OPTIONS = {  # option: (environment variable, default, help)
                       "end-to-end checks: pytest-timeout's --timeout)"),
     "memory_limit_mb": ("NN_MEMORY_LIMIT_MB", None, "address-space limit of each process running the "
                         "implementation, in MB (default 4096; 0 for none)"),
+    "grade_over": ("NN_GRADE_OVER", "expressible", "the grade: over the checks the profile grades (expressible) "
+                   "or over the whole contract (contract)"),
 }
 
 _COMMON = {"deadline": None, "database": None, "print_blob": False, "report_multiple_bugs": False,
@@ -62,8 +66,14 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = option(config, "profile")
     if profile not in PROFILES:
         raise pytest.UsageError(f"--profile / NN_PROFILE: unknown profile {profile!r} (one of {', '.join(PROFILES)})")
-    if option(config, "api") not in adapters.CHOICES:
-        raise pytest.UsageError(f"--api / NN_API: unknown api {option(config, 'api')!r} (one of {', '.join(adapters.CHOICES)})")
+    if option(config, "api") != "auto":
+        try:
+            adapters.adapter_for(adapters.profile_for(option(config, "api")))
+        except adapters.ProfileError as error:
+            raise pytest.UsageError(f"--api / NN_API: {error}") from None
+    if option(config, "grade_over") not in grading.GRADE_OVER:
+        raise pytest.UsageError(f"--grade-over / NN_GRADE_OVER: {option(config, 'grade_over')!r} is not one of "
+                                f"{', '.join(grading.GRADE_OVER)}")
     for name, values in PROFILES.items():
         settings.register_profile(name, **values, **_COMMON)
     settings.load_profile(profile)
@@ -82,27 +92,44 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             *impl_lines[1:]]
 
 
+def style(config: pytest.Config) -> str:
+    """The profile in use: as requested, or the one the import probe chose for --api auto (so every process
+    grades under the same profile)."""
+    api = option(config, "api")
+    if api == "auto":
+        verdict = config.stash.get(isolation.VERDICT_KEY, None) or isolation.import_verdict() or {}
+        return verdict.get("style") or "native"
+    return api
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> adapters.Profile:
+    return adapters.profile_for(style(pytestconfig))
+
+
 @pytest.fixture(scope="session")
 def implementation(pytestconfig: pytest.Config) -> Implementation:
-    return adapters.adapt(isolation.guarded_load(option(pytestconfig, "impl")), option(pytestconfig, "api"))
+    return adapters.adapt(isolation.guarded_load(option(pytestconfig, "impl")), style(pytestconfig))
 
 
 class Verifier:
     """Runs one check over hypothesis-drawn cases and turns its failure into one readable report."""
 
-    def __init__(self, impl: Implementation, request: pytest.FixtureRequest) -> None:
-        self.impl, self.request = impl, request
+    def __init__(self, impl: Implementation, profile: adapters.Profile, request: pytest.FixtureRequest) -> None:
+        self.impl, self.profile, self.request = impl, profile, request
 
     def __call__(self, spec: Spec, check: Callable[[Any, Any], None],
                  cases: Callable[[Spec], st.SearchStrategy] = layer_cases) -> None:
         """`check(implementation, case)` on every case `cases(spec)` draws; the shrunk failing case is reported.
 
-        An --api adapter may narrow a spec to what its style can express (`__restrict__`: spec fields to replace,
-        e.g. the constructor arguments), so a correct submission is graded on every case its style can state.
+        The course profile may leave the check out (not expressible in its style, not in the course's rules: the
+        check is not graded) or narrow the cases to what the course can state and asks for (constructor arguments,
+        hyper-parameter ranges, input ranks, modes), so a correct submission is graded on every case it can state.
         """
         names = spec.needs
+        self._skip_if_not_graded(spec.name)
         module = self._require(names, check)
-        narrowed = getattr(module, "__restrict__", {}).get(spec.name)
+        narrowed = profile_narrowing(self.profile, spec, self._check_name())
         cases = cases(dataclasses.replace(spec, **narrowed) if narrowed else spec)
         seen: list[Any] = []
 
@@ -115,8 +142,18 @@ class Verifier:
 
     def once(self, names: tuple[str, ...], check: Callable[..., None], *args: Any) -> None:
         """`check(implementation, *args)` once: for statistical checks with a fixed sample size."""
+        self._skip_if_not_graded(names[0])
         module = self._require(names, check)
         self._report(names, check, lambda: check(module, *args), lambda: f"{names[0]}({', '.join(map(repr, args))})")
+
+    def _check_name(self) -> str:
+        return dict(self.request.node.user_properties).get("check", "")
+
+    def _skip_if_not_graded(self, layer: str) -> None:
+        """A check the profile does not grade never runs (the controller records it as not graded itself)."""
+        reason = grading.not_graded(self.profile, layer, self._check_name())
+        if reason:
+            pytest.skip(reason)
 
     def _require(self, names: tuple[str, ...], check: Callable[..., None]) -> Any:
         try:
@@ -147,7 +184,7 @@ class Verifier:
 
 
 def _api_flag(config: pytest.Config) -> str:
-    api = option(config, "api")
+    api = style(config)
     return "" if api == "native" else f" --api {api}"
 
 
@@ -156,5 +193,5 @@ def _title(check: Callable[..., None]) -> str:
 
 
 @pytest.fixture
-def verify(implementation: Implementation, request: pytest.FixtureRequest) -> Verifier:
-    return Verifier(implementation, request)
+def verify(implementation: Implementation, profile: adapters.Profile, request: pytest.FixtureRequest) -> Verifier:
+    return Verifier(implementation, profile, request)

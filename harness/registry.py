@@ -7,7 +7,7 @@ Every generic test (forward, backward, finite differences, contract) then runs o
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,11 +32,16 @@ class LayerSpec:
     configs: st.SearchStrategy[dict]  # constructor keyword arguments
     inputs: Callable[[dict], st.SearchStrategy[np.ndarray]]  # valid inputs for those arguments
     build: Callable[[Namespace, dict], Any] | None = None  # build from a namespace; default nn.<name>(**args)
-    requires: tuple[str, ...] = ()  # every class `build` uses; default (name,)
+    requires: tuple[str, ...] = ()  # every class `build` always uses; default (name,); a choice: `one_of`
     modes: tuple[str, ...] = ("train", "eval")  # modes in which the layer must equal its twin exactly
+    # Modes in which the layer draws at random (Dropout's mask: torch cannot match it draw for draw). Only checks
+    # that compare nothing with the twin's values run there too (cases.any_mode_cases).
+    random_modes: tuple[str, ...] = ()
     buffers: Callable[[np.random.Generator, dict], dict[str, np.ndarray]] | None = None  # state torch keeps as buffers
     tolerance: Tolerance = EXACT  # implementation vs torch, float64
     kink_slopes: Callable[[dict], tuple[float, float]] | None = None  # at x == 0 any slope in between is valid
+    # A constructor argument naming one class of several: (argument, candidates); `bind` picks the class.
+    one_of: tuple[str, tuple[str, ...]] | None = None
 
     def make(self, nn: Namespace, args: dict) -> Any:
         return (self.build or _by_name(self.name))(nn, args)
@@ -44,6 +49,19 @@ class LayerSpec:
     @property
     def needs(self) -> tuple[str, ...]:
         return self.requires or (self.name,)
+
+    def bind(self, nn: Namespace) -> "LayerSpec":
+        """This spec for the namespace under test: its `one_of` argument, in every case drawn, is the first candidate
+        `nn` defines, so the layer and its twin are built with the same class; that class is then required too.
+        When `nn` defines none, all are required: the checks fail as not implemented, naming them."""
+        if self.one_of is None:
+            return self
+        argument, candidates = self.one_of
+        chosen = next((name for name in candidates if hasattr(nn, name)), None)
+        if chosen is None:
+            return replace(self, requires=(*self.needs, *candidates), one_of=None)
+        return replace(self, configs=self.configs.map(lambda args: {**args, argument: chosen}),
+                       requires=(*self.needs, chosen), one_of=None)
 
 
 @dataclass(frozen=True)
@@ -96,8 +114,16 @@ def _batchnorm_buffers(rng: np.random.Generator, args: dict) -> dict[str, np.nda
 
 
 def _mlp(nn: Namespace, args: dict) -> Any:
-    return nn.Sequential(nn.Linear(args["in_features"], args["hidden"]), nn.Tanh(),
+    return nn.Sequential(nn.Linear(args["in_features"], args["hidden"]), getattr(nn, args["activation"])(),
                          nn.Linear(args["hidden"], args["out_features"]))
+
+
+def _softplus_inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
+    # Up to 1e3: a naive log(1 + exp(beta x)) overflows. Spread around the point beta x == threshold where torch
+    # switches to the identity (scale `switch`: a threshold compared with x, not beta x, shows), but never on it:
+    # the switch jumps by about exp(-threshold) / beta, which a finite difference across it would see.
+    switch = args.get("threshold", 20.0) / args.get("beta", 1.0)
+    return _elementwise(scales=(1.0, 10.0, 1000.0, switch), away_from=(switch,))(args)
 
 
 # Logits up to 1e3: exp overflows (in float64 too) unless the implementation subtracts the maximum.
@@ -110,12 +136,20 @@ LAYERS: list[LayerSpec] = [
     LayerSpec("ReLU", st.just({}), _elementwise(away_from_zero=True), kink_slopes=lambda args: (0.0, 1.0)),
     LayerSpec("LeakyReLU", st.fixed_dictionaries({}, optional={"negative_slope": st.sampled_from([0.01, 0.2, 1.5])}),
               _elementwise(away_from_zero=True), kink_slopes=lambda args: (args.get("negative_slope", 0.01), 1.0)),
+    # Up to 10, as Sigmoid and Tanh: an ELU that multiplies exp(x) by a mask (NaN from inf * 0 past x = 709) is not
+    # failed on inputs no course feeds it.
+    LayerSpec("ELU", st.fixed_dictionaries({}, optional={"alpha": st.sampled_from([0.5, 1.0, 2.0])}),
+              _elementwise(scales=(1.0, 10.0), away_from_zero=True),
+              kink_slopes=lambda args: (args.get("alpha", 1.0), 1.0)),
     LayerSpec("Sigmoid", st.just({}), _elementwise(scales=(1.0, 10.0))),
     LayerSpec("Tanh", st.just({}), _elementwise(scales=(1.0, 10.0))),
-    # Torch cannot match Dropout's random mask draw for draw: exact in eval only; tests/test_dropout.py
-    # checks training mode statistically.
+    LayerSpec("Softplus", st.fixed_dictionaries({}, optional={"beta": st.sampled_from([0.5, 1.0, 2.0]),
+                                                               "threshold": st.sampled_from([20.0, 5.0])}),
+              _softplus_inputs),
+    # Torch cannot match Dropout's random mask draw for draw: exact in eval only; in training only the checks that
+    # need no mask (inputs untouched, dtypes), and tests/test_dropout.py checks the masks statistically.
     LayerSpec("Dropout", st.fixed_dictionaries({"p": st.sampled_from([0.0, 0.3, 0.5, 0.9])}), _elementwise(),
-              modes=("eval",)),
+              modes=("eval",), random_modes=("train",)),
     LayerSpec("Flatten", st.just({}), _elementwise()),
     LayerSpec("Softmax", st.just({}), lambda args: _scores),
     LayerSpec("LogSoftmax", st.just({}), lambda args: _scores),
@@ -127,7 +161,10 @@ LAYERS: list[LayerSpec] = [
               buffers=_batchnorm_buffers),
     LayerSpec("Sequential", st.fixed_dictionaries({"in_features": st.integers(1, 5), "hidden": st.integers(1, 5),
                                                    "out_features": st.integers(1, 5)}),
-              _features, build=_mlp, requires=("Sequential", "Linear", "Tanh")),
+              # The activation: the first of these the implementation defines (smooth ones first: no kink for a
+              # finite difference to straddle), so a course without Tanh still has its Sequential graded.
+              _features, build=_mlp, requires=("Sequential", "Linear"),
+              one_of=("activation", ("Tanh", "Sigmoid", "ReLU", "LeakyReLU"))),
 ]
 
 CRITERIA: list[CriterionSpec] = [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import grading, isolation
+from harness import adapters, grading, isolation
 from harness.grading import Check
 from harness.registry import SPECS
 
@@ -77,9 +77,11 @@ class Verdicts:
     """The controller's record of every check: from the reports, the manifest, and the crash notes."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from harness.plugin import option
+        from harness.plugin import option, style
 
         self.config = config
+        self.profile = adapters.profile_for(style(config))
+        self.grade_over = option(config, "grade_over")
         self.checks: dict[str, Check] = {}
         self.ungraded_failed: list[str] = []
         self.crashes = 0
@@ -100,12 +102,19 @@ class Verdicts:
             return
         for entry in listed:
             if entry["nodeid"] not in self.checks:
-                self.checks[entry["nodeid"]] = Check(entry["nodeid"], entry["layer"], entry["check"], entry["kind"])
+                self._add(Check(entry["nodeid"], entry["layer"], entry["check"], entry["kind"]))
+
+    def _add(self, check: Check) -> None:
+        """Record a check; one the profile does not grade is decided here, from the profile alone."""
+        reason = grading.not_graded(self.profile, check.layer, check.check)
+        if reason:
+            check.outcome, check.message = grading.NOT_GRADED, reason
+        self.checks[check.nodeid] = check
 
     def _check(self, nodeid: str, props: dict) -> Check | None:
         if nodeid not in self.checks:
             if "layer" in props:
-                self.checks[nodeid] = Check(nodeid, props["layer"], props["check"], props.get("kind", "contract"))
+                self._add(Check(nodeid, props["layer"], props["check"], props.get("kind", "contract")))
             else:
                 self._load_manifest()
         return self.checks.get(nodeid)
@@ -119,6 +128,8 @@ class Verdicts:
             if report.failed:
                 self.ungraded_failed.append(report.nodeid)
             return
+        if check.outcome == grading.NOT_GRADED:
+            return  # whatever the process running the submission reported
         if crashed:
             self.crashes += 1
             check.outcome, check.message = "failed", isolation.crash_reason(report.nodeid)
@@ -164,7 +175,7 @@ class Verdicts:
             return
         data = grading.results_json(self.ordered(), self.weights, summary=self.summary(),
                                     elapsed=time.monotonic() - self.start, not_run_reason=self.not_run,
-                                    import_error=self.import_error)
+                                    import_error=self.import_error, grade_over=self.grade_over)
         grading.write_json(self.grade_json, data)
         self.last_write = time.monotonic()
 
@@ -189,18 +200,32 @@ class Verdicts:
         layers: dict[str, list[Check]] = {}
         for check in checks:
             layers.setdefault(check.layer, []).append(check)
-        total = earned = 0.0
         for name, group in layers.items():
-            passed = [c for c in group if c.outcome == "passed"]
-            points = sum(self.weights.of(c.layer, c.kind) for c in group)
+            graded = [c for c in group if c.outcome != grading.NOT_GRADED]
+            if not graded:
+                terminalreporter.write_line(f"{name:<18} not graded: {group[0].message}")
+                continue
+            passed = [c for c in graded if c.outcome == "passed"]
+            points = sum(self.weights.of(c.layer, c.kind) for c in graded)
             got = sum(self.weights.of(c.layer, c.kind) for c in passed)
-            total, earned = total + points, earned + got
-            failed = [c.check + (" (not run)" if c.outcome is None else "") for c in group if c.outcome != "passed"]
-            line = f"{name:<18} {len(passed):>3} / {len(group):<3} passed  {got:>5g} / {points:<5g} points"
+            failed = [c.check + (" (not run)" if c.outcome is None else "") for c in graded if c.outcome != "passed"]
+            left_out = len(group) - len(graded)
+            line = f"{name:<18} {len(passed):>3} / {len(graded):<3} passed  {got:>5g} / {points:<5g} points"
+            line += f"  ({left_out} not graded)" if left_out else ""
             terminalreporter.write_line(line + (f"   FAILED: {'; '.join(failed)}" if failed else ""),
                                         red=bool(failed), green=not failed)
-        terminalreporter.write_line(f"{'TOTAL':<18} {sum(c.outcome == 'passed' for c in checks):>3} / "
-                                    f"{len(checks):<3} passed  {earned:>5g} / {total:<5g} points", bold=True)
+        sums = grading.totals(checks, self.weights)
+        graded = [c for c in checks if c.outcome != grading.NOT_GRADED]
+        maximum = sums["max_expressible"] if self.grade_over == "expressible" else sums["max_contract"]
+        terminalreporter.write_line(f"{'TOTAL':<18} {sum(c.outcome == 'passed' for c in graded):>3} / "
+                                    f"{len(graded):<3} passed  {sums['score']:>5g} / {maximum:<5g} points", bold=True)
+        if sums["max_expressible"] != sums["max_contract"]:
+            terminalreporter.write_line(
+                f"profile {self.profile.name}: {sums['score']:g} / {sums['max_expressible']:g} over what it grades "
+                f"({len(checks) - len(graded)} checks not graded: not expressible, course-supplied or not in the "
+                f"course's rules), {sums['score']:g} / {sums['max_contract']:g} over the whole contract; the grade "
+                f"is over {'what it grades' if self.grade_over == 'expressible' else 'the whole contract'} "
+                "(--grade-over)")
         if self.import_error:
             terminalreporter.write_line(f"every check failed because the implementation could not be imported:\n"
                                         f"{self.import_error}", red=True)

@@ -21,11 +21,13 @@ def seeds() -> st.SearchStrategy[int]:
     return st.integers(0, 2**32 - 1)
 
 
-def values(seed: int, shape: Shape, *, scale: float = 1.0, away_from_zero: bool = False, distinct: bool = False) -> np.ndarray:
+def values(seed: int, shape: Shape, *, scale: float = 1.0, away_from_zero: bool = False, distinct: bool = False,
+           away_from: Sequence[float] = ()) -> np.ndarray:
     """Deterministic float64 values for `shape` from `seed`.
 
     away_from_zero: no value within KINK_MARGIN of 0.
     distinct: all values differ by at least KINK_MARGIN (a unique maximum in every pooling window).
+    away_from: no value within KINK_MARGIN of these points (after scaling: where a definition switches branch).
     """
     rng = np.random.default_rng(seed)
     size = int(np.prod(shape))
@@ -37,16 +39,19 @@ def values(seed: int, shape: Shape, *, scale: float = 1.0, away_from_zero: bool 
         x = rng.standard_normal(size)
     if away_from_zero:
         x = np.where(x >= 0, x + KINK_MARGIN, x - KINK_MARGIN)
-    return (scale * x).reshape(shape)
+    x = scale * x
+    for point in away_from:
+        x = np.where(np.abs(x - point) >= KINK_MARGIN, x, point + np.copysign(KINK_MARGIN, x - point))
+    return x.reshape(shape)
 
 
 @st.composite
 def arrays(draw: st.DrawFn, shape: Shape, *, scales: Sequence[float] = (1.0,), away_from_zero: bool = False,
-           distinct: bool = False) -> np.ndarray:
+           distinct: bool = False, away_from: Sequence[float] = ()) -> np.ndarray:
     """A float64 array of `shape` (see `values`), its scale drawn from `scales`."""
     scale = draw(st.sampled_from(scales), label="scale")
     seed = draw(seeds(), label="values seed")
-    return values(seed, shape, scale=scale, away_from_zero=away_from_zero, distinct=distinct)
+    return values(seed, shape, scale=scale, away_from_zero=away_from_zero, distinct=distinct, away_from=away_from)
 
 
 def batch_sizes(max_size: int = 4) -> st.SearchStrategy[int]:

@@ -32,6 +32,7 @@ __all__ = [
     "build_mlp",
     "build_cnn",
     "MODEL_BUILDERS",
+    "MODEL_NEEDS",
     "init_parameters",
     "HarnessSGD",
     "make_optimizer",
@@ -182,6 +183,9 @@ def build_cnn(nn: Any) -> Any:
 
 
 MODEL_BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+# The contract names each model is built and trained with.
+MODEL_NEEDS = {"mlp": ("Sequential", "Flatten", "Linear", "ReLU", "CrossEntropyLoss"),
+               "cnn": ("Sequential", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "CrossEntropyLoss")}
 MODEL_LABELS = {"mlp": "Linear-model (MLP)", "cnn": "Conv2d-model (CNN)"}
 
 
@@ -253,6 +257,9 @@ class HarnessSGD:
         if self._buffers is None:
             self._buffers = [None] * len(params)
         for i, (p, g) in enumerate(zip(params, grads)):
+            if np.shape(g) != np.shape(p):
+                raise AssertionError(f"grad_parameters()[{i}] has shape {np.shape(g)} but parameters()[{i}] has shape "
+                                     f"{np.shape(p)}: a parameter gradient must have its parameter's shape")
             d = g + self.weight_decay * p if self.weight_decay else g
             if self.momentum:
                 buf = self._buffers[i]

@@ -1,6 +1,6 @@
 """Hand-written NumPy neural-network layers, losses and optimisers mirroring torch.nn / torch.optim."""
 
-from .activations import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .containers import Sequential
 from .conv import Conv2d
 from .dropout import Dropout
@@ -19,8 +19,10 @@ __all__ = [
     "MaxPool2d",
     "ReLU",
     "LeakyReLU",
+    "ELU",
     "Sigmoid",
     "Tanh",
+    "Softplus",
     "Dropout",
     "Flatten",
     "Softmax",

@@ -49,6 +49,22 @@ class LeakyReLU(Module):
         return np.where(input > 0, grad_output, grad_output * self.negative_slope)
 
 
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        # exp of min(x, 0) only: large positive x (whose branch is discarded) cannot overflow or warn.
+        return np.where(input > 0, input, self.alpha * np.expm1(np.minimum(input, 0)))
+
+    def backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+        # d/dx alpha * (exp(x) - 1) = alpha * exp(x); at x == 0 the left slope alpha, as torch takes.
+        return np.where(input > 0, grad_output, grad_output * (self.alpha * np.exp(np.minimum(input, 0))))
+
+
 class Sigmoid(Module):
     """Logistic function."""
 
@@ -69,6 +85,24 @@ class Tanh(Module):
     def backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
         t = np.tanh(input)
         return grad_output * (1 - t * t)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (torch's definition)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        z = input * self.beta
+        # logaddexp(0, z) = log(1 + exp(z)) without overflow: the naive form is inf from z ~ 710 on.
+        return np.where(z > self.threshold, input, np.logaddexp(0, z) / self.beta)
+
+    def backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+        z = input * self.beta
+        return np.where(z > self.threshold, grad_output, grad_output * sigmoid(z))
 
 
 class Softmax(Module):

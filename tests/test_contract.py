@@ -3,9 +3,11 @@
 import pytest
 
 from harness import checks
-from harness.registry import LAYERS
+from harness.cases import any_mode_cases
+from harness.registry import LAYERS, SPECS
 
-layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name)
+# indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test
+layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name, indirect=True)
 
 
 @layers
@@ -18,14 +20,15 @@ def test_zero_grad_zeroes_buffers(verify, spec):
     verify(spec, checks.zero_grad_zeroes_buffers)
 
 
+# These two need no value of the twin's: they run in the random modes too (Dropout in training, its mask).
 @layers
 def test_inputs_not_modified(verify, spec):
-    verify(spec, checks.inputs_not_modified)
+    verify(spec, checks.inputs_not_modified, any_mode_cases)
 
 
 @layers
 def test_float32_preserved(verify, spec):
-    verify(spec, checks.float32_preserved)
+    verify(spec, checks.float32_preserved, any_mode_cases)
 
 
 @layers
@@ -41,3 +44,8 @@ def test_train_eval_switch(verify, spec):
 @pytest.mark.Sequential
 def test_sequential_propagates_mode(verify):
     verify.once(("Sequential", "Dropout", "Linear"), checks.sequential_propagates_mode)
+
+
+@pytest.mark.parametrize("spec", [SPECS["Sequential"]], ids=lambda spec: spec.name, indirect=True)
+def test_batch_size_changes_between_passes(verify, spec):
+    verify(spec, checks.batch_size_changes_between_passes)

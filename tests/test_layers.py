@@ -5,7 +5,8 @@ import pytest
 from harness import checks
 from harness.registry import LAYERS
 
-layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name)
+# indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test
+layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name, indirect=True)
 
 
 @layers

@@ -240,6 +240,134 @@ class Dropout(Module):
         return self.gradInput
 
 
+class ELU(Module):
+    def __init__(self, alpha=1.0):
+        super(ELU, self).__init__()
+        self.alpha = alpha
+
+    def updateOutput(self, input):
+        # np.minimum: exp of a large positive input would overflow in the discarded branch
+        self.output = np.where(input > 0, input, self.alpha * np.expm1(np.minimum(input, 0)))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = np.where(input > 0, gradOutput, gradOutput * self.alpha * np.exp(np.minimum(input, 0)))
+        return self.gradInput
+
+
+class SoftPlus(Module):
+    """log(1 + exp(x)); the identity above 20 (torch's threshold), where exp would overflow."""
+
+    THRESHOLD = 20
+
+    def updateOutput(self, input):
+        self.output = np.where(input > self.THRESHOLD, input, np.log1p(np.exp(np.minimum(input, self.THRESHOLD))))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        # sigmoid(x) = exp(x - softplus(x)): no overflow for large negative x
+        softplus = np.log1p(np.exp(np.minimum(input, self.THRESHOLD)))
+        sigmoid = np.exp(np.minimum(input, self.THRESHOLD) - softplus)
+        self.gradInput = np.where(input > self.THRESHOLD, gradOutput, gradOutput * sigmoid)
+        return self.gradInput
+
+
+class Conv2d(Module):
+    """Odd square kernels, 'same' padding (kernel_size // 2), stride 1; W (out, in, k, k), b (out,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size):
+        super(Conv2d, self).__init__()
+        assert kernel_size % 2 == 1, kernel_size
+        stdv = 1. / np.sqrt(in_channels)
+        self.W = np.random.uniform(-stdv, stdv, size=(out_channels, in_channels, kernel_size, kernel_size))
+        self.b = np.random.uniform(-stdv, stdv, size=(out_channels,))
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.gradW = np.zeros_like(self.W)
+        self.gradb = np.zeros_like(self.b)
+
+    def _columns(self, input):
+        """(N, H, W, in * k * k): every kernel-sized patch of the zero-padded input, flattened like W's rows."""
+        k, pad = self.kernel_size, self.kernel_size // 2
+        padded = np.pad(input, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))  # (N, C, H, W, k, k)
+        return windows.transpose(0, 2, 3, 1, 4, 5).reshape(*windows.shape[:1], *windows.shape[2:4], -1)
+
+    def updateOutput(self, input):
+        W = self.W.reshape(self.out_channels, -1).astype(input.dtype)
+        out = self._columns(input) @ W.T + self.b.astype(input.dtype)  # (N, H, W, out)
+        self.output = out.transpose(0, 3, 1, 2)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        k, pad = self.kernel_size, self.kernel_size // 2
+        n, _, h, w = input.shape
+        W = self.W.astype(input.dtype)
+        padded = np.zeros((n, self.in_channels, h + 2 * pad, w + 2 * pad), dtype=gradOutput.dtype)
+        for i in range(k):
+            for j in range(k):
+                # output (y, x) saw padded input (y + i, x + j) through W[:, :, i, j]
+                padded[:, :, i:i + h, j:j + w] += np.einsum('nohw,oc->nchw', gradOutput, W[:, :, i, j])
+        self.gradInput = padded[:, :, pad:pad + h, pad:pad + w]
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput):
+        columns = self._columns(input)  # (N, H, W, in * k * k)
+        g = gradOutput.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
+        self.gradW += (g.T @ columns.reshape(len(g), -1)).reshape(self.W.shape)
+        self.gradb += gradOutput.sum(axis=(0, 2, 3))
+
+    def zeroGradParameters(self):
+        self.gradW.fill(0)
+        self.gradb.fill(0)
+
+    def getParameters(self):
+        return [self.W, self.b]
+
+    def getGradParameters(self):
+        return [self.gradW, self.gradb]
+
+    def __repr__(self):
+        return "Conv2d %d -> %d" % (self.in_channels, self.out_channels)
+
+
+class MaxPool2d(Module):
+    """Non-overlapping kernel_size x kernel_size windows; rows and columns left over at the edge are dropped."""
+
+    def __init__(self, kernel_size):
+        super(MaxPool2d, self).__init__()
+        self.kernel_size = kernel_size
+
+    def _windows(self, input):
+        """(N, C, H // k, W // k, k * k): the windows, flattened."""
+        k = self.kernel_size
+        n, c, h, w = input.shape
+        oh, ow = h // k, w // k
+        x = input[:, :, :oh * k, :ow * k].reshape(n, c, oh, k, ow, k)
+        return x.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, k * k)
+
+    def updateOutput(self, input):
+        windows = self._windows(input)
+        self.max_indices = windows.argmax(axis=-1)
+        self.output = windows.max(axis=-1)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        k = self.kernel_size
+        n, c, oh, ow = gradOutput.shape
+        max_indices = self._windows(input).argmax(axis=-1)  # the first of tied maxima gets the gradient
+        routed = np.zeros((n, c, oh, ow, k * k), dtype=gradOutput.dtype)
+        np.put_along_axis(routed, max_indices[..., None], gradOutput[..., None], axis=-1)
+        self.gradInput = np.zeros(input.shape, dtype=gradOutput.dtype)
+        self.gradInput[:, :, :oh * k, :ow * k] = (routed.reshape(n, c, oh, ow, k, k).transpose(0, 1, 2, 4, 3, 5)
+                                                   .reshape(n, c, oh * k, ow * k))
+        return self.gradInput
+
+    def __repr__(self):
+        return "MaxPool2d, kernel %d" % self.kernel_size
+
+
 class BatchNormalization(Module):
     """Normalises each feature; moving statistics: moving = moving * alpha + batch * (1 - alpha)."""
 

@@ -1,18 +1,23 @@
-"""What every adapter shares: the Adapter class, the namespace it returns, and the native-contract layer wrapper.
+"""What every adapter shares: the Adapter (driver) class, the namespace it returns, and the layer wrappers.
 
 An adapter turns a submission written in some course's conventions into a namespace that spells the native
-contract (docs/contract.md): `ns.Linear(in_features, out_features, bias=True)` and so on. It binds only what the
-style can express from what the submission defines; everything else stays missing, and the harness reports it
-"not implemented" with the reason kept in `ns.__unexpressed__`.
+contract (docs/contract.md): `ns.Linear(in_features, out_features, bias=True)` and so on. It binds what its profile
+maps (profile.names) from what the submission defines. A name the profile declares unexpressible is not graded; a
+mapped name whose course code the submission lacks is "not implemented", with the reason in `ns.__missing__`.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from harness.adapters.profile import Profile
+from harness.compare import CheckFailure
+from harness.student import describe
 
 
 class NotExpressible(Exception):
@@ -25,62 +30,81 @@ class NotExpressible(Exception):
 class Namespace:
     """The object the checks use as `nn`: the contract's names, bound to wrappers around the submission."""
 
-    def __init__(self, module: ModuleType, api: str, members: Mapping[str, Any], unexpressed: Mapping[str, str],
-                 restrict: Mapping[str, Mapping[str, Any]] | None = None):
+    def __init__(self, module: ModuleType, profile: Profile, members: Mapping[str, Any], missing: Mapping[str, str]):
         self.__dict__.update(members)
         self.__file__ = getattr(module, "__file__", None)
-        self.__name__ = f"{getattr(module, '__name__', 'submission')} (api {api})"
-        self.__api__ = api
+        self.__name__ = f"{getattr(module, '__name__', 'submission')} (api {profile.name})"
+        self.__profile__ = profile
         self.__module__ = module
-        self.__unexpressed__ = dict(unexpressed)  # contract name -> why the style cannot express it here
-        self.__restrict__ = dict(restrict or {})  # contract name -> registry spec fields narrowed to the style
+        self.__missing__ = dict(missing)  # contract name -> which course names the submission lacks
 
     def __repr__(self) -> str:
         return f"<namespace {self.__name__}: {', '.join(sorted(k for k in self.__dict__ if not k.startswith('_')))}>"
 
 
-# A binding: the submission's names it needs, and a factory that, given the submission, returns the contract's
-# constructor (a callable with torch.nn's signature).
-Binding = tuple[tuple[str, ...], Callable[[ModuleType], Callable[..., Any]]]
+# A binder: given the submission and the course names the profile maps to one contract name (profile.names),
+# the contract's constructor (a callable with torch.nn's signature) building a wrapper around the course code.
+Binder = Callable[[ModuleType, tuple[str, ...], Profile], Callable[..., Any]]
 
 
 class Adapter:
-    """One course style. Subclasses set `name`, `conventions`, `signature`, `bindings` and `detects`."""
+    """The code that drives one family of course styles (a *driver*); what varies between the courses of a family
+    (names, method names, conventions, narrowing, rules in scope) is data, in the profile it is built from.
+    Subclasses set `binders` (contract name -> Binder) and may refine `detects`."""
 
-    name: str = "?"
-    signature: str = ""  # why auto-detection picks this style, for the report header
-    conventions: Mapping[str, str] = {}  # every convention the adapter converts: topic -> how
-    unexpressible: Mapping[str, str] = {}  # contract name -> why this style can never express it
-    # contract name -> LayerSpec fields to replace (e.g. `configs`: only constructor arguments the style can state),
-    # so a correct submission is graded on what its style expresses; declare the narrowing in `conventions` too
-    restrictions: Mapping[str, Mapping[str, Any]] = {}
+    binders: Mapping[str, Binder] = {}
 
-    def bindings(self) -> Mapping[str, Binding]:
-        """Contract name -> (submission names needed, factory). Names absent here are never expressible."""
-        return {}
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def signature(self) -> str:
+        return self.profile.signature
+
+    @property
+    def conventions(self) -> Mapping[str, str]:
+        return self.profile.conventions
 
     def detects(self, module: ModuleType) -> bool:
-        return False
+        """The profile's [detect] names: a class, a function, or a method of some class, defined by the module."""
+        detect = self.profile.detect
+        values = vars(module)
+        classes = [v for v in values.values() if inspect.isclass(v)]
+        return (any(inspect.isclass(values.get(n)) for n in detect.get("classes", ()))
+                or any(inspect.isfunction(values.get(n)) for n in detect.get("functions", ()))
+                or any(callable(getattr(c, n, None)) for c in classes for n in detect.get("methods", ())))
 
     def namespace(self, module: ModuleType) -> Any:
-        members, unexpressed = {}, dict(self.unexpressible)
-        for name, (needs, factory) in self.bindings().items():
-            missing = [need for need in needs if not hasattr(module, need)]
-            if missing:
-                unexpressed[name] = f"{self.name} style builds it from {', '.join(needs)}; missing {', '.join(missing)}"
+        members, missing = {}, {}
+        for name, course in self.profile.names.items():
+            binder = self.binders.get(name)
+            if binder is None:
+                continue  # validated when the adapter is built
+            absent = [need for need in course if not hasattr(module, need)]
+            if absent:
+                missing[name] = f"{self.name} builds it from {', '.join(course)}; missing {', '.join(absent)}"
             else:
-                members[name] = factory(module)
-        return Namespace(module, self.name, members, unexpressed,
-                         {name: fields for name, fields in self.restrictions.items() if name in members})
+                members[name] = binder(module, course, self.profile)
+        return Namespace(module, self.profile, members, missing)
 
 
-def flatten(items: Any) -> list[np.ndarray]:
-    """Arrays from nested lists (a torch7 Sequential returns one list per child)."""
-    if isinstance(items, np.ndarray):
-        return [items]
-    if items is None:
-        return []
-    return [array for item in items for array in flatten(item)]
+def flatten(items: Any, *, what: str) -> list[np.ndarray]:
+    """Arrays from nested lists (a torch7 Sequential returns one list per child); anything else is the student's
+    method's mistake, reported as such: `what` names the method, and the message shows all it returned."""
+    def arrays(value: Any) -> list[np.ndarray]:
+        if isinstance(value, np.ndarray):
+            return [value]
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            raise CheckFailure(f"{what} returned {describe(items)}; expected a list of parameter arrays")
+        return [array for item in value for array in arrays(item)]
+
+    return arrays(items)
 
 
 class Layer:

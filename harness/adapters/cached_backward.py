@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binding, Criterion, Layer, NotExpressible, uniform
+from harness.adapters.base import Adapter, Criterion, Layer, NotExpressible, uniform
 
 STYLE = "cached-backward"
 REG = 0.25  # the L2 strength Linear is built with (when it takes `reg`): 2*reg = 0.5, so removing the term is exact
@@ -55,9 +55,9 @@ class Linear(Cached):
     `b` (a view in the layer's own bias shape) before every call; after each backward it ADDS the layer's dW
     (minus the L2 term 2*reg*w), transposed, and dB into its buffers."""
 
-    def __init__(self, m: ModuleType, in_features: int, out_features: int, bias: bool = True) -> None:
-        kwargs = {"reg": REG} if _accepts(m.Linear, "reg") else {}
-        super().__init__(m.Linear(in_features, out_features, **kwargs))
+    def __init__(self, course: Any, in_features: int, out_features: int, bias: bool = True) -> None:
+        kwargs = {"reg": REG} if _accepts(course, "reg") else {}
+        super().__init__(course(in_features, out_features, **kwargs))
         self.reg = float(getattr(self.inner, "reg", 0.0) or 0.0)
         self.weight = uniform((out_features, in_features), in_features)
         self.bias = uniform((out_features,), in_features) if bias else None
@@ -92,8 +92,8 @@ class Linear(Cached):
 class SoftmaxNLL(Criterion):
     """CrossEntropyLoss(scores, y): Softmax.forward(scores), then NLLloss(y) (forward) or backward(y)."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.inner = m.Softmax()
+    def __init__(self, course: Any) -> None:
+        self.inner = course()
 
     def _forward(self, input: np.ndarray, target: np.ndarray) -> Any:
         self.inner.forward(input)
@@ -109,7 +109,7 @@ class UpdateSGD:
     parameters is handed to a Linear(in, out, reg=0) host as w = weight.T, b, dW = grad.T, dB, update(lr) runs,
     and the host's w, b are written back into the live arrays."""
 
-    def __init__(self, m: ModuleType, module: Any, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+    def __init__(self, course: Any, module: Any, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
         if momentum:
             raise NotExpressible(STYLE, f"SGD(momentum={momentum!r}) (update(lr) is a plain gradient step)")
         if weight_decay:
@@ -122,8 +122,8 @@ class UpdateSGD:
         while i < len(params):
             w = params[i]
             if (w.ndim == 2 and i + 1 < len(params) and params[i + 1].shape == (w.shape[0],)):
-                kwargs = {"reg": 0.0} if _accepts(m.Linear, "reg") else {}
-                self.pairs.append((m.Linear(w.shape[1], w.shape[0], **kwargs), i, i + 1))
+                kwargs = {"reg": 0.0} if _accepts(course, "reg") else {}
+                self.pairs.append((course(w.shape[1], w.shape[0], **kwargs), i, i + 1))
                 i += 2
             else:
                 raise NotExpressible(STYLE, f"SGD over a parameter of shape {w.shape} (update(lr) belongs to Linear: "
@@ -143,50 +143,17 @@ class UpdateSGD:
         self.module.zero_grad()
 
 
-def _plain(course_name: str) -> Binding:
-    return (course_name,), lambda m: lambda: Cached(getattr(m, course_name)())
-
-
 class CachedBackward(Adapter):
-    name = STYLE
-    signature = "defines layers with backward(dout) and update(lr) (or Softmax.NLLloss)"
-    conventions = {
-        "layers": "forward(x) caches x; backward(dout) (the wrapper's backward(input, grad_output) passes "
-                  "grad_output only); train()/eval() kept by the wrapper (the style has no modes)",
-        "gradients": "the layer's dW / dB are the gradients of its latest backward; the wrapper ADDS them into its "
-                     "own buffers (grad_parameters()); zero_grad() zeroes those and calls the layer's zero_grad()",
-        "Linear": "w laid out (in, out): the layer gets w = the transpose view of the live (out, in) weight and b "
-                  "reshaped to its own bias shape before every call; dW transposed back",
-        "Linear reg": f"built with reg = {REG} when the constructor takes reg; the L2 term 2*reg*w is subtracted "
-                      "from dW (exactly), so a missing or wrong L2 term shows as a wrong weight gradient",
-        "Linear(bias=False)": "b = zeros is passed and dB dropped",
-        "CrossEntropyLoss": "Softmax.forward(scores) then NLLloss(y) (the mean loss) for forward, backward(y) "
-                            "(d loss / d scores) for backward",
-        "SGD": "update(lr) of a Linear(in, out, reg=0) host holding each (weight, bias) pair: plain gradient step "
-               "only (momentum, weight_decay not expressible)",
+    binders = {
+        "Linear": lambda m, names, profile: lambda *a, **k: Linear(getattr(m, names[0]), *a, **k),
+        **{name: lambda m, names, profile: lambda: Cached(getattr(m, names[0])()) for name in ("ReLU", "Sigmoid", "Tanh")},
+        "CrossEntropyLoss": lambda m, names, profile: lambda: SoftmaxNLL(getattr(m, names[0])),
+        "SGD": lambda m, names, profile: lambda module, lr, **k: UpdateSGD(getattr(m, names[0]), module, lr, **k),
     }
-    unexpressible = {
-        "Softmax": "the style's Softmax.backward(y) differentiates the loss, not the probabilities for an "
-                   "arbitrary upstream gradient",
-        "NLLLoss": "NLLloss(y) reads the probabilities of Softmax.forward, and backward(y) returns d loss / d scores:"
-                   " no exact mapping onto log-probability inputs",
-        "Sequential": "the style has no container (a model keeps a list of layers and calls update(lr) on each)",
-        "Conv2d": "not mapped", "MaxPool2d": "not mapped", "BatchNorm1d": "not mapped", "Dropout": "not mapped",
-        "Flatten": "not mapped", "LogSoftmax": "not mapped", "LeakyReLU": "not mapped", "MSELoss": "not mapped",
-        "Adam": "update(lr) is a plain gradient step",
-    }
-
-    def bindings(self) -> dict[str, Binding]:
-        return {
-            "Linear": (("Linear",), lambda m: lambda *a, **k: Linear(m, *a, **k)),
-            "ReLU": _plain("ReLU"), "Sigmoid": _plain("Sigmoid"), "Tanh": _plain("Tanh"),
-            "CrossEntropyLoss": (("Softmax",), lambda m: lambda: SoftmaxNLL(m)),
-            "SGD": (("Linear",), lambda m: lambda module, lr, **k: UpdateSGD(m, module, lr, **k)),
-        }
 
     def detects(self, module: ModuleType) -> bool:
         classes = [v for v in vars(module).values() if inspect.isclass(v)]
-        if any(callable(getattr(c, "NLLloss", None)) for c in classes):
+        if super().detects(module):  # [detect] methods: NLLloss
             return True
         for c in classes:
             backward, update = getattr(c, "backward", None), getattr(c, "update", None)

@@ -1,17 +1,19 @@
-"""The Stanford CS231n style: functional layers `<layer>_forward(x, ...) -> (out, cache)` and
-`<layer>_backward(dout, cache) -> dx or (dx, dparam...)`, and `softmax_loss(x, y) -> (loss, dx)`."""
+"""The functional driver (Stanford CS231n): layers `<layer>_forward(x, ...) -> (out, cache)` and
+`<layer>_backward(dout, cache) -> dx or (dx, dparam...)`, and `softmax_loss(x, y) -> (loss, dx)`. Function names,
+narrowing and conventions are the profile's (cs231n.toml)."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from harness import strategies
-from harness.adapters.base import Adapter, Binding, Criterion, Layer, NotExpressible, pair, unbiased_running_var, uniform
+from harness.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, unbiased_running_var, uniform
+from harness.adapters.profile import Profile
+from harness.compare import CheckFailure
+from harness.student import add_into, describe
 
 STYLE = "cs231n"
 
@@ -42,9 +44,13 @@ class Functional(Layer):
         result = self._fn_backward(grad_output, self._cache)
         if not self._params and not isinstance(result, tuple):
             return result
+        what = f"{self._fn_backward.__name__}"
+        if not isinstance(result, tuple) or len(result) < 1 + len(self._params):
+            raise CheckFailure(f"{what} returned {describe(result)}; expected a tuple (dx, "
+                               f"{', '.join(f'd{i}' for i in range(len(self._params)))})")
         grad_input, *grads = result
-        for buffer, grad in zip(self._grads, self._native(grads), strict=True):
-            buffer += grad
+        for buffer, grad in zip(self._grads, self._native(grads)):
+            add_into(buffer, grad, what)
         return grad_input
 
     def _parameters(self) -> list[np.ndarray]:
@@ -77,8 +83,9 @@ class WithBias(Functional):
 class Affine(WithBias):
     """affine_forward(x, w, b) with w laid out (in, out): the transpose (a view) of the live (out, in) weight."""
 
-    def __init__(self, m: ModuleType, in_features: int, out_features: int, bias: bool = True) -> None:
-        super().__init__(m.affine_forward, m.affine_backward, (out_features, in_features), in_features, bias)
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], in_features: int, out_features: int,
+                 bias: bool = True) -> None:
+        super().__init__(forward, backward, (out_features, in_features), in_features, bias)
 
     def _weight(self, input: np.ndarray) -> np.ndarray:
         return super()._weight(input).T
@@ -98,12 +105,11 @@ def _square(layer: str, argument: str, value: Any) -> int:
 class Conv(WithBias):
     """conv_forward_naive(x, w, b, conv_param) with conv_param {'stride', 'pad'}: square stride and padding."""
 
-    def __init__(self, m: ModuleType, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, bias: bool = True) -> None:
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], in_channels: int, out_channels: int,
+                 kernel_size: Any, stride: Any = 1, padding: Any = 0, bias: bool = True) -> None:
         self.conv_param = {"stride": _square("Conv2d", "stride", stride), "pad": _square("Conv2d", "padding", padding)}
         kh, kw = pair(kernel_size)
-        super().__init__(m.conv_forward_naive, m.conv_backward_naive, (out_channels, in_channels, kh, kw),
-                         in_channels * kh * kw, bias)
+        super().__init__(forward, backward, (out_channels, in_channels, kh, kw), in_channels * kh * kw, bias)
 
     def _arguments(self, input: np.ndarray) -> tuple:
         return (*super()._arguments(input), dict(self.conv_param))
@@ -112,38 +118,41 @@ class Conv(WithBias):
 class MaxPool(Functional):
     """max_pool_forward_naive(x, pool_param) with pool_param {'pool_height', 'pool_width', 'stride'}; no padding."""
 
-    def __init__(self, m: ModuleType, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], kernel_size: Any, stride: Any = None,
+                 padding: Any = 0) -> None:
         if pair(padding) != (0, 0):
             raise NotExpressible(STYLE, f"MaxPool2d(padding={padding!r}) (cs231n pools without padding)")
         kh, kw = pair(kernel_size)
         self.pool_param = {"pool_height": kh, "pool_width": kw,
                            "stride": _square("MaxPool2d", "stride", kernel_size if stride is None else stride)}
-        super().__init__(m.max_pool_forward_naive, m.max_pool_backward_naive, [])
+        super().__init__(forward, backward, [])
 
     def _arguments(self, input: np.ndarray) -> tuple:
         return (dict(self.pool_param),)
 
 
 class Dropout(Functional):
-    """dropout_forward(x, dropout_param): 'p' is the probability of KEEPING a unit, 'mode' 'train' / 'test'."""
+    """dropout_forward(x, dropout_param): 'p' the probability of KEEPING a unit (cs231n since 2018) or of dropping
+    it (before), as the profile says or the function's docstring states; 'mode' 'train' / 'test'."""
 
-    def __init__(self, m: ModuleType, p: float = 0.5) -> None:
-        self.p = p
-        super().__init__(m.dropout_forward, m.dropout_backward, [])
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], keeps: bool, p: float = 0.5) -> None:
+        self.p = 1 - p if keeps else p
+        super().__init__(forward, backward, [])
 
     def _arguments(self, input: np.ndarray) -> tuple:
-        return ({"p": 1 - self.p, "mode": "train" if self.training else "test"},)
+        return ({"p": self.p, "mode": "train" if self.training else "test"},)
 
 
 class BatchNorm(Functional):
     """batchnorm_forward(x, gamma, beta, bn_param); running statistics converted exactly to torch's."""
 
-    def __init__(self, m: ModuleType, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], num_features: int, eps: float = 1e-5,
+                 momentum: float = 0.1) -> None:
         self.eps, self.keep = eps, 1.0 - momentum  # cs231n: running = momentum * running + (1 - momentum) * batch
         self.running_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
         self._bn_param: dict = {}
         self._cache_training = True
-        super().__init__(m.batchnorm_forward, m.batchnorm_backward, [np.ones(num_features), np.zeros(num_features)])
+        super().__init__(forward, backward, [np.ones(num_features), np.zeros(num_features)])
 
     def _arguments(self, input: np.ndarray) -> tuple:
         self._bn_param = {"mode": "train" if self.training else "test", "eps": self.eps, "momentum": self.keep,
@@ -170,8 +179,8 @@ class BatchNorm(Functional):
 class SoftmaxLoss(Criterion):
     """softmax_loss(x, y) -> (loss, dx): forward returns the loss, backward dx."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.fn = m.softmax_loss
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
 
     def _forward(self, input: np.ndarray, target: np.ndarray) -> Any:
         return self.fn(input, target)[0]
@@ -180,61 +189,21 @@ class SoftmaxLoss(Criterion):
         return self.fn(input, target)[1]
 
 
-def _relu(m: ModuleType) -> Callable[[], Layer]:
-    return lambda: Functional(m.relu_forward, m.relu_backward, [])
+def _functional(make: Callable[..., Layer]) -> Binder:
+    """A layer from the profile's (forward, backward) function pair; `make(forward, backward, *args, **kwargs)`."""
+    return lambda m, names, profile: lambda *a, **k: make(getattr(m, names[0]), getattr(m, names[1]), *a, **k)
 
 
-NAMES = ("affine_forward", "relu_forward", "conv_forward_naive", "max_pool_forward_naive", "dropout_forward",
-         "batchnorm_forward", "softmax_loss")
+def _dropout(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Callable[..., Layer]:
+    forward, backward = getattr(m, names[0]), getattr(m, names[1])
+    keeps, _ = profile.dropout_keeps(forward)
+    return lambda *a, **k: Dropout(forward, backward, keeps, *a, **k)
 
 
 class CS231n(Adapter):
-    name = STYLE
-    signature = "defines cs231n functional layers (affine_forward, ...)"
-    conventions = {
-        "layers": "<layer>_forward(x, ...) -> (out, cache) and <layer>_backward(dout, cache) -> dx or "
-                  "(dx, dparams...); the wrapper keeps the latest cache, owns the parameters and ADDS dparams "
-                  "into its gradient buffers",
-        "dtypes": "parameters and running statistics are passed in the input's dtype (a cs231n model keeps one dtype)",
-        "affine": "w laid out (in, out): the transpose view of the live (out, in) weight is passed; dw transposed back",
-        "bias=False": "b = zeros is passed and db dropped (Linear, Conv2d)",
-        "conv": "conv_forward_naive / conv_backward_naive; conv_param {'stride', 'pad'}: one stride and one padding "
-                "for both axes (rectangular ones are not expressible, and not drawn)",
-        "max pool": "max_pool_forward_naive / max_pool_backward_naive; pool_param {'pool_height', 'pool_width', "
-                    "'stride'}; no padding, one stride for both axes (only such cases are drawn)",
-        "dropout": "dropout_param 'p' is the probability of KEEPING a unit: p_keep = 1 - p; mode 'train' / 'test'; "
-                   "no seed",
-        "batchnorm": "bn_param momentum = 1 - torch momentum (running = momentum*running + (1-momentum)*batch); "
-                     "running_var averages BIASED batch variances and is converted exactly to torch's unbiased one: "
-                     "r = m*old + (running_var - m*old) * n/(n-1); backward only in training mode, so graded in "
-                     "training mode only",
-        "CrossEntropyLoss": "softmax_loss(x, y) -> (loss, dx): forward returns loss, backward dx",
+    binders = {
+        "Linear": _functional(Affine), "Conv2d": _functional(Conv), "MaxPool2d": _functional(MaxPool),
+        "ReLU": _functional(lambda f, b: Functional(f, b, [])), "BatchNorm1d": _functional(BatchNorm),
+        "Dropout": _dropout,
+        "CrossEntropyLoss": lambda m, names, profile: lambda: SoftmaxLoss(getattr(m, names[0])),
     }
-    # Graded on the arguments cs231n can state (declared above), not failed on the rest.
-    restrictions = {
-        "Conv2d": {"configs": strategies.conv2d_configs(square=True)},
-        "MaxPool2d": {"configs": strategies.maxpool2d_configs(square_stride=True, padding=False)},
-        "BatchNorm1d": {"modes": ("train",)},
-    }
-    unexpressible = {name: "cs231n has no such layer function" for name in (
-        "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "Softmax", "LogSoftmax", "MSELoss", "NLLLoss")}
-    unexpressible |= {
-        "Sequential": "cs231n has no container (its models wire the functions by hand)",
-        "SGD": "not mapped: optim.py's update rules are not part of layers.py and have no weight_decay",
-        "Adam": "not mapped: optim.py's update rules are not part of layers.py and have no weight_decay",
-    }
-
-    def bindings(self) -> dict[str, Binding]:
-        return {
-            "Linear": (("affine_forward", "affine_backward"), lambda m: lambda *a, **k: Affine(m, *a, **k)),
-            "ReLU": (("relu_forward", "relu_backward"), _relu),
-            "Conv2d": (("conv_forward_naive", "conv_backward_naive"), lambda m: lambda *a, **k: Conv(m, *a, **k)),
-            "MaxPool2d": (("max_pool_forward_naive", "max_pool_backward_naive"),
-                          lambda m: lambda *a, **k: MaxPool(m, *a, **k)),
-            "Dropout": (("dropout_forward", "dropout_backward"), lambda m: lambda *a, **k: Dropout(m, *a, **k)),
-            "BatchNorm1d": (("batchnorm_forward", "batchnorm_backward"), lambda m: lambda *a, **k: BatchNorm(m, *a, **k)),
-            "CrossEntropyLoss": (("softmax_loss",), lambda m: lambda: SoftmaxLoss(m)),
-        }
-
-    def detects(self, module: ModuleType) -> bool:
-        return any(inspect.isfunction(getattr(module, name, None)) for name in NAMES)

@@ -1,7 +1,7 @@
-"""The "write your own PyTorch" notebook style: `Module` with forward(input), backward(input, grad_output),
-parameters(), grad_parameters(), train()/eval(); `Sequential(*layers)`; `Linear(dim_in, dim_out)`, `ReLU`,
-`LeakyReLU(slope)`, `SoftMax`, `Dropout(p)`; criteria `MSE` (sum / batch size) and `CrossEntropy` on the SoftMax
-OUTPUT (clipped probabilities) with ONE-HOT targets."""
+"""The module-grad driver ("write your own PyTorch" notebooks): `Module` with forward(input), backward(input,
+grad_output), parameters(), grad_parameters(), train()/eval(); `Sequential(*layers)`; criteria `MSE` (sum / batch
+size) and `CrossEntropy` on the SoftMax OUTPUT (clipped probabilities) with ONE-HOT targets. Names, constructor
+arguments and conventions are the profile's (module-grad.toml)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binding, Criterion, Delegated, NotExpressible
+from harness.adapters.base import Adapter, Binder, Criterion, Delegated, NotExpressible
+from harness.adapters.profile import Profile
 
 STYLE = "module-grad"
 DEFAULT_EPS = 1e-15  # the notebook's CrossEntropy clips probabilities to [EPS, 1 - EPS]
@@ -65,8 +66,8 @@ class OnProbabilities(Criterion):
     probabilities come from. Exact while the clipping to [EPS, 1 - EPS] leaves the target entries alone: a target
     probability below EPS is refused as not expressible (the clipped loss is not torch's there)."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.ce = m.CrossEntropy()
+    def __init__(self, m: ModuleType, names: tuple[str, ...]) -> None:
+        self.ce = getattr(m, names[1])()
         self.eps = float(getattr(self.ce, "EPS", getattr(self.ce, "eps", DEFAULT_EPS)))
 
     def _guard(self, probs: Any, target: np.ndarray, what: str) -> None:
@@ -86,9 +87,9 @@ class CrossEntropyOnSoftMax(OnProbabilities):
     """CrossEntropyLoss (logits) = the notebook's SoftMax followed by its CrossEntropy (one-hot targets);
     backward = SoftMax.backward(logits, CrossEntropy.backward(probs, one_hot))."""
 
-    def __init__(self, m: ModuleType) -> None:
-        super().__init__(m)
-        self.softmax = m.SoftMax()
+    def __init__(self, m: ModuleType, names: tuple[str, ...]) -> None:
+        super().__init__(m, names)
+        self.softmax = getattr(m, names[0])()
 
     def _probs(self, input: np.ndarray, target: np.ndarray) -> Any:
         probs = self.softmax.forward(input)
@@ -103,56 +104,32 @@ class CrossEntropyOnSoftMax(OnProbabilities):
         return self.softmax.backward(input, grad_probs)
 
 
-def _plain(course_name: str) -> Binding:
-    return (course_name,), lambda m: lambda: ModuleLayer(getattr(m, course_name)())
+def _module(layer: str) -> Binder:
+    """A course module from the contract's constructor arguments ([constructors]); bias=False holds the module's
+    bias (its last parameter) at 0 and hides it."""
+
+    def binder(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
+        def build(*args: Any, **kwargs: Any) -> ModuleLayer:
+            drop_bias = "bias" not in profile.constructors.get(layer, ()) and not kwargs.pop("bias", True)
+            course = getattr(m, names[0])
+            return ModuleLayer(course(*profile.arguments(layer, args, kwargs, course)), drop_bias=drop_bias)
+        return build
+    return binder
 
 
 class ModuleGrad(Adapter):
-    name = STYLE
-    signature = "defines Module classes with grad_parameters() and MSE / CrossEntropy / SoftMax"
-    conventions = {
-        "modules": "forward(input), backward(input, grad_output) (parameter gradients added into "
-                   "grad_parameters()), parameters(), grad_parameters(), zero_grad(), train()/eval(), training: "
-                   "the contract's own spelling, passed through",
-        "names": "SoftMax, LogSoftMax, MSE as Softmax, LogSoftmax, MSELoss; Linear(dim_in, dim_out) with W "
-                 "(out, in), LeakyReLU(slope), Dropout(p) (p = probability of zeroing) positional; Sequential(*layers)",
-        "Linear(bias=False)": "the module's bias (its last parameter) is held at 0 and hidden from parameters()",
-        "MSE": "sum of squares / batch size: loss and gradient multiplied by batch_size / numel (exactly torch's "
-               "mean over all elements)",
-        "CrossEntropyLoss": "SoftMax then CrossEntropy(probabilities, one-hot target); backward through "
-                            "SoftMax.backward; integer targets converted to one-hot rows in the input's dtype. "
-                            "CrossEntropy clips probabilities to [EPS, 1 - EPS] (EPS read from the criterion, "
-                            "default 1e-15): a case whose target probability is below EPS is not expressible",
+    binders = {
+        **{name: _module(name) for name in ("Linear", "ReLU", "LeakyReLU", "ELU", "Softplus", "Sigmoid", "Tanh",
+                                            "Flatten", "Softmax", "LogSoftmax", "Dropout")},
+        "Sequential": lambda m, names, profile: lambda *children:
+            ModuleLayer(getattr(m, names[0])(*(child.inner for child in children))),
+        "MSELoss": lambda m, names, profile: lambda: MeanSquared(getattr(m, names[0])()),
+        "CrossEntropyLoss": lambda m, names, profile: lambda: CrossEntropyOnSoftMax(m, names),
     }
-    unexpressible = {
-        "Conv2d": "the notebook has no convolution layer",
-        "MaxPool2d": "the notebook has no pooling layer",
-        "BatchNorm1d": "not mapped: the notebook's BatchNormalization differs from one course run to the next",
-        "NLLLoss": "not exact: CrossEntropy clips probabilities at 1 - EPS, so on exp(log-probabilities) it is "
-                   "flat above log-probability 0 (one class), where torch's NLLLoss is linear",
-        "SGD": "not mapped: the notebook's optimizers are course-supplied functions, not the student's",
-        "Adam": "not mapped: the notebook's optimizers are course-supplied functions, not the student's",
-    }
-
-    def bindings(self) -> dict[str, Binding]:
-        return {
-            "Linear": (("Linear",), lambda m: lambda in_features, out_features, bias=True:
-                       ModuleLayer(m.Linear(in_features, out_features), drop_bias=not bias)),
-            "ReLU": _plain("ReLU"), "Sigmoid": _plain("Sigmoid"), "Tanh": _plain("Tanh"), "Flatten": _plain("Flatten"),
-            "Softmax": _plain("SoftMax"), "LogSoftmax": _plain("LogSoftMax"),
-            "LeakyReLU": (("LeakyReLU",),
-                          lambda m: lambda negative_slope=0.01: ModuleLayer(m.LeakyReLU(negative_slope))),
-            "Dropout": (("Dropout",), lambda m: lambda p=0.5: ModuleLayer(m.Dropout(p))),
-            "Sequential": (("Sequential",), lambda m: lambda *children:
-                           ModuleLayer(m.Sequential(*(child.inner for child in children)))),
-            "MSELoss": (("MSE",), lambda m: lambda: MeanSquared(m.MSE())),
-            "CrossEntropyLoss": (("SoftMax", "CrossEntropy"), lambda m: lambda: CrossEntropyOnSoftMax(m)),
-        }
 
     def detects(self, module: ModuleType) -> bool:
         classes = [v for v in vars(module).values() if inspect.isclass(v)]
         has_module = any(callable(getattr(c, "grad_parameters", None)) and callable(getattr(c, "backward", None))
                          for c in classes)
-        own_names = any(inspect.isclass(getattr(module, n, None)) for n in ("MSE", "CrossEntropy", "SoftMax"))
-        native_names = any(hasattr(module, n) for n in ("MSELoss", "CrossEntropyLoss"))
-        return has_module and own_names and not native_names
+        return has_module and super().detects(module) and not any(hasattr(module, n) for n in ("MSELoss",
+                                                                                               "CrossEntropyLoss"))

@@ -9,10 +9,6 @@ from harness.adapters.base import Adapter
 
 
 class Native(Adapter):
-    name = "native"
-    signature = "no course style recognised: the contract's own names"
-    conventions = {"everything": "none converted: the submission spells the contract itself (docs/contract.md)"}
-
     def detects(self, module: ModuleType) -> bool:
         return True  # the fallback
 

@@ -1,55 +1,110 @@
-"""The Torch7 style of the HSE / Yandex "practical_dl" homework: Module classes with updateOutput /
-updateGradInput / accGradParameters, getParameters(), train()/evaluate(), Sequential.add, *Criterion classes."""
+"""The Torch7 driver (HSE / Yandex "practical_dl" homework and its snake_case variant): Module classes with
+forward / backward(input, gradOutput) on top of updateOutput / updateGradInput / accGradParameters, parameter
+getters, train()/evaluate(), *Criterion classes. The method and class names are the profile's (torch7.toml,
+practical_dl.toml); this module says only how such modules are driven."""
 
 from __future__ import annotations
 
-import inspect
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binding, Criterion, Delegated, flatten, unbiased_running_var
+from harness.adapters.base import Adapter, Binder, Criterion, Delegated, flatten, unbiased_running_var
+from harness.adapters.profile import Profile
+from harness.student import returned
 
 
 class Module(Delegated):
-    """A torch7 module under the native contract: getParameters() / getGradParameters() flattened."""
+    """A torch7 module under the native contract, its methods named by the profile; parameters flattened."""
+
+    def __init__(self, inner: Any, profile: Profile, *, drop_bias: bool = False) -> None:
+        self.profile = profile
+        super().__init__(inner, drop_bias=drop_bias)
+
+    def _call(self, role: str, *args: Any) -> Any:
+        return getattr(self.inner, self.profile.method(role))(*args)
+
+    def _arrays(self, role: str) -> list[np.ndarray]:
+        if not hasattr(self.inner, self.profile.method(role)):
+            return []
+        return flatten(self._call(role), what=f"{type(self.inner).__name__}.{self.profile.method(role)}()")
 
     def _all_parameters(self) -> list[np.ndarray]:
-        return flatten(self.inner.getParameters()) if hasattr(self.inner, "getParameters") else []
+        return self._arrays("parameters")
 
     def _all_grad_parameters(self) -> list[np.ndarray]:
-        getter = getattr(self.inner, "getGradParameters", None)
-        return flatten(getter()) if getter else []
+        return self._arrays("grad_parameters")
+
+    def _forward(self, input: np.ndarray) -> np.ndarray:
+        for array in self._hidden:
+            array[...] = 0
+        return self._call("forward", input)
+
+    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+        return self._call("backward", input, grad_output)
 
     def _zero_grad(self) -> None:
-        if hasattr(self.inner, "zeroGradParameters"):
-            self.inner.zeroGradParameters()
+        if hasattr(self.inner, self.profile.method("zero_grad")):
+            self._call("zero_grad")
 
     def _set_training(self, mode: bool) -> None:
-        self.inner.train() if mode else self.inner.evaluate()
+        self._call("train" if mode else "eval")
 
     def _get_training(self) -> bool:
         return self.inner.training
 
 
-def _sequential(m: ModuleType, children: tuple[Module, ...]) -> Any:
-    inner = m.Sequential()
-    for child in children:
-        inner.add(child.inner)
-    return inner
+class Chain(Module):
+    """Modules composed by the adapter itself (never through the student's Sequential, so a broken Sequential
+    fails only Sequential's checks): forward in order, backward in reverse, parameters concatenated."""
+
+    def __init__(self, children: list[Module]) -> None:
+        self.children = children
+        self._hidden = []
+
+    def _forward(self, input: np.ndarray) -> np.ndarray:
+        self._inputs = [input]
+        for child in self.children:
+            self._inputs.append(child.forward(self._inputs[-1]))
+        return self._inputs[-1]
+
+    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+        for child, x in zip(reversed(self.children), reversed(self._inputs[:-1])):
+            grad_output = child.backward(x, grad_output)
+        return grad_output
+
+    def _all_parameters(self) -> list[np.ndarray]:
+        return [p for child in self.children for p in child.parameters()]
+
+    def _all_grad_parameters(self) -> list[np.ndarray]:
+        return [g for child in self.children for g in child.grad_parameters()]
+
+    def _zero_grad(self) -> None:
+        for child in self.children:
+            child.zero_grad()
+
+    def _set_training(self, mode: bool) -> None:
+        for child in self.children:
+            child.train(mode)
+
+    def _get_training(self) -> bool:
+        return self.children[0].training
 
 
-class BatchNorm(Module):
-    """BatchNorm1d as BatchNormalization(alpha = 1 - momentum) then ChannelwiseScaling (weight, bias), with the
-    running statistics torch keeps (`running_mean`, `running_var`) as live arrays converted exactly."""
+class BatchNorm(Chain):
+    """BatchNorm1d as BatchNormalization(alpha = 1 - momentum) then ChannelwiseScaling (weight, bias), chained by
+    the adapter, with the running statistics torch keeps (`running_mean`, `running_var`) as live arrays converted
+    exactly."""
 
-    def __init__(self, m: ModuleType, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        self.norm, self.scale = m.BatchNormalization(1.0 - momentum), m.ChannelwiseScaling(num_features)
+    def __init__(self, m: ModuleType, profile: Profile, names: tuple[str, ...], num_features: int, eps: float = 1e-5,
+                 momentum: float = 0.1) -> None:
+        norm_class, scale_class = (getattr(m, name) for name in names)
+        self.norm = norm_class(1.0 - momentum)
         self.norm.EPS, self.keep = eps, 1.0 - momentum
         self.running_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
         self.norm.moving_mean, self.norm.moving_variance = self.running_mean.copy(), self.running_var.copy()
-        super().__init__(_sequential(m, (Module(self.norm), Module(self.scale))))
+        super().__init__([Module(self.norm, profile), Module(scale_class(num_features), profile)])
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         old_var = self.running_var.copy()
@@ -65,8 +120,8 @@ class CriterionWrapper(Criterion):
     """A torch7 criterion; `one_hot` converts integer targets, `per_element` turns a per-sample mean (sum / N)
     into torch's mean over all elements."""
 
-    def __init__(self, inner: Any, *, one_hot: bool = False, per_element: bool = False) -> None:
-        self.inner, self.one_hot, self.per_element = inner, one_hot, per_element
+    def __init__(self, inner: Any, profile: Profile, *, one_hot: bool = False, per_element: bool = False) -> None:
+        self.inner, self.profile, self.one_hot, self.per_element = inner, profile, one_hot, per_element
 
     def _target(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
         return np.eye(input.shape[1], dtype=input.dtype)[target] if self.one_hot else target
@@ -75,17 +130,31 @@ class CriterionWrapper(Criterion):
         return value * (input.shape[0] / input.size) if self.per_element else value
 
     def _forward(self, input: np.ndarray, target: np.ndarray) -> Any:
-        return self._scale(self.inner.forward(input, self._target(input, target)), input)
+        name = self.profile.method("forward")
+        value = getattr(self.inner, name)(input, self._target(input, target))
+        return self._scale(returned(f"{type(self.inner).__name__}.{name}", value, "a number"), input)
 
     def _backward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
-        return self._scale(self.inner.backward(input, self._target(input, target)), input)
+        name = self.profile.method("backward")
+        value = getattr(self.inner, name)(input, self._target(input, target))
+        return self._scale(returned(f"{type(self.inner).__name__}.{name}", value, "an array"), input)
+
+
+def _cross_entropy(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
+    """The course's own cross-entropy criterion on logits and one-hot targets (one name), or LogSoftmax followed by
+    the NLL criterion (two names), composed by the adapter."""
+    if len(names) == 1:
+        return lambda: CriterionWrapper(getattr(m, names[0])(), profile, one_hot=True)
+    return lambda: CrossEntropy(m, profile, names)
 
 
 class CrossEntropy(Criterion):
-    """LogSoftMax followed by ClassNLLCriterion."""
+    """LogSoftmax followed by the NLL criterion, composed by the adapter."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.log_softmax, self.nll = m.LogSoftMax(), CriterionWrapper(m.ClassNLLCriterion(), one_hot=True)
+    def __init__(self, m: ModuleType, profile: Profile, names: tuple[str, ...]) -> None:
+        log_softmax, nll = (getattr(m, name) for name in names)
+        self.log_softmax = Module(log_softmax(), profile)
+        self.nll = CriterionWrapper(nll(), profile, one_hot=True)
 
     def _forward(self, input: np.ndarray, target: np.ndarray) -> Any:
         return self.nll.forward(self.log_softmax.forward(input), target)
@@ -95,56 +164,40 @@ class CrossEntropy(Criterion):
         return self.log_softmax.backward(input, self.nll.backward(log_probs, target))
 
 
-def _plain(course_name: str) -> Binding:
-    """A layer whose constructor takes no argument."""
-    return (course_name,), lambda m: lambda: Module(getattr(m, course_name)())
+def _module(layer: str) -> Binder:
+    """A course module built from the contract's constructor arguments ([constructors]); bias=False, where the
+    course constructor has no bias argument, holds the module's bias at 0 and hides it."""
+
+    def binder(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
+        def build(*args: Any, **kwargs: Any) -> Module:
+            takes_bias = "bias" in profile.constructors.get(layer, ())
+            drop_bias = not takes_bias and not kwargs.pop("bias", True)
+            course = getattr(m, names[0])
+            return Module(course(*profile.arguments(layer, args, kwargs, course)), profile, drop_bias=drop_bias)
+        return build
+    return binder
+
+
+def _sequential(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
+    def build(*children: Module) -> Module:
+        inner = getattr(m, names[0])()
+        for child in children:
+            getattr(inner, profile.method("add"))(child.inner)
+        return Module(inner, profile)
+    return build
+
+
+def _criterion(**how: bool) -> Binder:
+    return lambda m, names, profile: lambda: CriterionWrapper(getattr(m, names[0])(), profile, **how)
 
 
 class Torch7(Adapter):
-    name = "torch7"
-    signature = "defines updateOutput-style classes"
-    conventions = {
-        "modules": "Module.forward(input) / backward(input, gradOutput) (updateOutput, updateGradInput + "
-                   "accGradParameters) used as forward / backward",
-        "parameters": "getParameters() / getGradParameters() (nested per child in Sequential) flattened; "
-                      "zeroGradParameters() as zero_grad()",
-        "modes": "train() / evaluate() as train() / eval()",
-        "names": "SoftMax, LogSoftMax, MSECriterion, ClassNLLCriterion as Softmax, LogSoftmax, MSELoss, NLLLoss; "
-                 "Linear(n_in, n_out), LeakyReLU(slope), Dropout(p) positional; Sequential() filled with .add()",
-        "Linear(bias=False)": "the module's bias b is held at 0 and hidden from parameters()",
-        "MSECriterion": "sum of squares / batch size: loss and gradient multiplied by batch_size / numel "
-                        "(torch's mean over all elements)",
-        "ClassNLLCriterion": "one-hot targets: integer targets converted to one-hot rows in the input's dtype",
-        "CrossEntropyLoss": "LogSoftMax followed by ClassNLLCriterion",
-        "BatchNorm1d": "BatchNormalization(alpha = 1 - momentum, EPS = eps) then ChannelwiseScaling (weight, bias); "
-                       "moving_variance (an average of BIASED batch variances) converted exactly to torch's running_var "
-                       "(unbiased): r = a*old + (moving_variance - a*old) * n/(n-1)",
+    binders = {
+        **{name: _module(name) for name in ("Linear", "Conv2d", "MaxPool2d", "ReLU", "LeakyReLU", "ELU", "Softplus",
+                                            "Sigmoid", "Tanh", "Flatten", "Softmax", "LogSoftmax", "Dropout")},
+        "Sequential": _sequential,
+        "BatchNorm1d": lambda m, names, profile: lambda *a, **k: BatchNorm(m, profile, names, *a, **k),
+        "MSELoss": _criterion(per_element=True),
+        "NLLLoss": _criterion(one_hot=True),
+        "CrossEntropyLoss": _cross_entropy,
     }
-    unexpressible = {
-        "Conv2d": "not mapped: practical_dl's Conv2d(in, out, kernel_size) has odd square kernels, 'same' padding "
-                  "and stride 1 only",
-        "MaxPool2d": "not mapped: practical_dl's MaxPool2d(kernel_size) has non-overlapping windows that must "
-                     "divide the input only",
-        "SGD": "not mapped: sgd_momentum(variables, gradients, config, state) is course-supplied code and has no "
-               "weight_decay",
-        "Adam": "not mapped: adam_optimizer has no weight_decay",
-    }
-
-    def bindings(self) -> dict[str, Binding]:
-        return {
-            "Linear": (("Linear",), lambda m: lambda in_features, out_features, bias=True:
-                       Module(m.Linear(in_features, out_features), drop_bias=not bias)),
-            "ReLU": _plain("ReLU"), "Sigmoid": _plain("Sigmoid"), "Tanh": _plain("Tanh"), "Flatten": _plain("Flatten"),
-            "Softmax": _plain("SoftMax"), "LogSoftmax": _plain("LogSoftMax"),
-            "LeakyReLU": (("LeakyReLU",), lambda m: lambda negative_slope=0.01: Module(m.LeakyReLU(negative_slope))),
-            "Dropout": (("Dropout",), lambda m: lambda p=0.5: Module(m.Dropout(p))),
-            "Sequential": (("Sequential",), lambda m: lambda *children: Module(_sequential(m, children))),
-            "BatchNorm1d": (("BatchNormalization", "ChannelwiseScaling", "Sequential"),
-                            lambda m: lambda num_features, eps=1e-5, momentum=0.1: BatchNorm(m, num_features, eps, momentum)),
-            "MSELoss": (("MSECriterion",), lambda m: lambda: CriterionWrapper(m.MSECriterion(), per_element=True)),
-            "NLLLoss": (("ClassNLLCriterion",), lambda m: lambda: CriterionWrapper(m.ClassNLLCriterion(), one_hot=True)),
-            "CrossEntropyLoss": (("LogSoftMax", "ClassNLLCriterion"), lambda m: lambda: CrossEntropy(m)),
-        }
-
-    def detects(self, module: ModuleType) -> bool:
-        return any(inspect.isclass(value) and hasattr(value, "updateOutput") for value in vars(module).values())

@@ -7,13 +7,11 @@ its own parameters: gradients are never exposed, so the wrapper recovers them fr
 from __future__ import annotations
 
 import inspect
-from types import ModuleType
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
 
-from harness.adapters.base import Adapter, Binding, Criterion, Layer, NotExpressible, pair, uniform
+from harness.adapters.base import Adapter, Criterion, Layer, NotExpressible, pair, uniform
 from harness.compare import CheckFailure
 
 STYLE = "update-only"
@@ -59,7 +57,7 @@ class Conv(PerImage):
     weight[:, 0] (in the input's dtype) before each call, and backprop's update is undone after recovering
     grad = (before - after) / LEARN_RATE, which is ADDED into the buffer."""
 
-    def __init__(self, m: ModuleType, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+    def __init__(self, course: Any, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, bias: bool = True) -> None:
         wrong = [f"{name}={value!r}" for name, value, ok in (
             ("in_channels", in_channels, in_channels == 1), ("kernel_size", kernel_size, pair(kernel_size) == (3, 3)),
@@ -68,7 +66,7 @@ class Conv(PerImage):
         if wrong:
             raise NotExpressible(STYLE, f"Conv2d({', '.join(wrong)}) (Conv3x3 is Conv2d(1, F, 3, bias=False): one "
                                         "2-D image, 3x3 filters, stride 1, no padding, no bias)")
-        super().__init__(m.Conv3x3(out_channels))
+        super().__init__(course(out_channels))
         self.weight = uniform((out_channels, 1, 3, 3), 9)
         self.grad = np.zeros_like(self.weight)
 
@@ -104,13 +102,13 @@ class Conv(PerImage):
 class MaxPool(PerImage):
     """MaxPool2d(2) as MaxPool2(): image n is input[n] transposed to (H, W, C); the output back to (C, h, w)."""
 
-    def __init__(self, m: ModuleType, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+    def __init__(self, course: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
         if pair(kernel_size) != (2, 2) or pair(kernel_size if stride is None else stride) != (2, 2) \
                 or pair(padding) != (0, 0):
             raise NotExpressible(STYLE, f"MaxPool2d(kernel_size={kernel_size!r}, stride={stride!r}, "
                                         f"padding={padding!r}) (MaxPool2 is MaxPool2d(2): 2x2 windows, stride 2, "
                                         "no padding)")
-        super().__init__(m.MaxPool2())
+        super().__init__(course())
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         return _stack([np.transpose(self.inner.forward(np.transpose(image, (1, 2, 0))), (2, 0, 1))
@@ -130,14 +128,14 @@ class IdentityDense:
     exactly its input, so it is a plain softmax. backprop runs with learn_rate 0 and the parameters are reset
     before every call."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.m = m
+    def __init__(self, course: Any) -> None:
+        self.course = course
         self.layers: dict[int, Any] = {}
 
     def layer(self, x: np.ndarray) -> Any:
         c = x.shape[-1]
         if c not in self.layers:
-            self.layers[c] = self.m.Softmax(c, c)
+            self.layers[c] = self.course(c, c)
         layer = self.layers[c]
         layer.weights, layer.biases = np.eye(c, dtype=x.dtype), np.zeros(c, dtype=x.dtype)
         return layer
@@ -156,8 +154,8 @@ class Softmax(Layer):
     handles the one non-zero entry of d_L_d_out that cross-entropy gives (and returns after it); it is linear in
     that entry, so a general upstream gradient g is split into its C one-entry parts and the results summed."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.dense = IdentityDense(m)
+    def __init__(self, course: Any) -> None:
+        self.dense = IdentityDense(course)
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         return _stack([self.dense.forward(row) for row in input])
@@ -179,8 +177,8 @@ class CrossEntropy(Criterion):
     loss = -log(out[label]), d_L_d_out = -1 / out[label] at the label (0 elsewhere) through backprop; both
     averaged over the batch. A target probability that underflows to 0 (logits far apart) is not expressible."""
 
-    def __init__(self, m: ModuleType) -> None:
-        self.dense = IdentityDense(m)
+    def __init__(self, course: Any) -> None:
+        self.dense = IdentityDense(course)
 
     def _probability(self, row: np.ndarray, label: int) -> Any:
         out = self.dense.forward(row)
@@ -206,53 +204,9 @@ class CrossEntropy(Criterion):
 
 
 class UpdateOnly(Adapter):
-    name = STYLE
-    signature = "defines single-image layers with backprop(d_L_d_out, learn_rate)"
-    conventions = {
-        "batch": "the layers take one image (no batch axis): the wrapper applies them to each sample and stacks; "
-                 "before each sample's backprop it re-runs that sample's forward (the layers cache the latest one)",
-        "layout": "NCHW <-> the tutorial's HWC: Conv3x3 takes input[n, 0] (H, W) and gives (h, w, F); MaxPool2 "
-                  "takes and gives (h, w, C); transposed back to (C, h, w)",
-        "gradients": f"recovered from the update: parameters copied, backprop(d_L_d_out, learn_rate={LEARN_RATE:g}) "
-                     "called, grad = (before - after) / learn_rate ADDED into the wrapper's buffers, parameters "
-                     "restored; a backprop without learn_rate (MaxPool2) is called with d_L_d_out alone",
-        "input gradient": "a backprop returning None (the tutorial's first layer) reports grad of input as not "
-                          "implemented",
-        "Conv2d": "Conv2d(1, F, 3, bias=False) only, as Conv3x3(F) with filters = weight[:, 0] (in the input's dtype);"
-                  " graded on those arguments only",
-        "MaxPool2d": "MaxPool2d(2) (stride 2, no padding) only, as MaxPool2(); graded on that only",
-        "Softmax": "Softmax(C, C) with identity weights and zero biases (its totals are its input); backprop with "
-                   "learn_rate 0 once per non-zero entry of the upstream gradient, results summed (backprop handles "
-                   "one non-zero entry and is linear in it)",
-        "CrossEntropyLoss": "the tutorial's training step: loss = -log(out[label]) and d_L_d_out = -1/out[label] "
-                            "through the identity Softmax(C, C), averaged over the batch; a target probability "
-                            "that underflows to 0 is not expressible",
+    binders = {
+        "Conv2d": lambda m, names, profile: lambda *a, **k: Conv(getattr(m, names[0]), *a, **k),
+        "MaxPool2d": lambda m, names, profile: lambda *a, **k: MaxPool(getattr(m, names[0]), *a, **k),
+        "Softmax": lambda m, names, profile: lambda: Softmax(getattr(m, names[0])),
+        "CrossEntropyLoss": lambda m, names, profile: lambda: CrossEntropy(getattr(m, names[0])),
     }
-    # Graded on the constructor arguments the tutorial's classes can state (declared above), not failed on the rest.
-    restrictions = {
-        "Conv2d": {"configs": st.fixed_dictionaries({"in_channels": st.just(1), "out_channels": st.integers(1, 4),
-                                                     "kernel_size": st.just(3), "bias": st.just(False)})},
-        "MaxPool2d": {"configs": st.just({"kernel_size": 2})},
-    }
-    unexpressible = {
-        "Linear": "the tutorial's only dense layer is Softmax(input_len, nodes), fused with a softmax: no native "
-                  "name is that composite",
-        "NLLLoss": "the tutorial differentiates through its Softmax (d loss / d totals), not w.r.t. log-probabilities",
-        "Sequential": "the tutorial has no container (its train step calls each layer by hand)",
-        "SGD": "each layer updates itself inside backprop (plain SGD); there is no optimizer object",
-        "Adam": "each layer updates itself inside backprop (plain SGD); there is no optimizer object",
-    }
-    unexpressible |= {name: "the tutorial has no such layer" for name in (
-        "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "LogSoftmax", "BatchNorm1d", "MSELoss")}
-
-    def bindings(self) -> dict[str, Binding]:
-        return {
-            "Conv2d": (("Conv3x3",), lambda m: lambda *a, **k: Conv(m, *a, **k)),
-            "MaxPool2d": (("MaxPool2",), lambda m: lambda *a, **k: MaxPool(m, *a, **k)),
-            "Softmax": (("Softmax",), lambda m: lambda: Softmax(m)),
-            "CrossEntropyLoss": (("Softmax",), lambda m: lambda: CrossEntropy(m)),
-        }
-
-    def detects(self, module: ModuleType) -> bool:
-        return any(inspect.isclass(value) and callable(getattr(value, "backprop", None))
-                   for value in vars(module).values())

@@ -16,6 +16,15 @@ CORRECT = [
         ("activations.py", "return grad_output * (input > 0)", "return grad_output * (input >= 0)"),
         ("activations.py", "return np.where(input > 0, grad_output, grad_output * self.negative_slope)",
          "return np.where(input >= 0, grad_output, grad_output * self.negative_slope)"))),
+    Mutant("elu_exp_of_raw_input", "ELU", "exp of every x inside np.where: overflow warnings in the discarded branch", (
+        ("activations.py", "self.alpha * np.expm1(np.minimum(input, 0))", "self.alpha * (np.exp(input) - 1)"),
+        ("activations.py", "grad_output * (self.alpha * np.exp(np.minimum(input, 0)))",
+         "grad_output * self.alpha * np.exp(input)"))),
+    Mutant("softplus_log1p_form", "Softplus", "max(z, 0) + log1p(exp(-|z|)); backward exp(z) / (1 + exp(z)), NaN in the"
+           " discarded branch", (
+               ("activations.py", "np.logaddexp(0, z) / self.beta",
+                "(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / self.beta"),
+               ("activations.py", "grad_output * sigmoid(z))", "grad_output * np.exp(z) / (1 + np.exp(z)))"))),
     Mutant("float32_parameters", "Linear or Conv2d or Sequential", "parameters and gradient buffers stored in float32",
            (("module.py", "return rng.uniform(-bound, bound, size=shape)",
              "return rng.uniform(-bound, bound, size=shape).astype(np.float32)"),)),

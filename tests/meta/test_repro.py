@@ -35,7 +35,7 @@ def test_broken_layer_shows_the_mismatch(tmp_path):
 
 
 def test_sequential_is_rebuilt_from_the_registry_source(tmp_path):
-    case = LayerCase(SPECS["Sequential"], {"in_features": 2, "hidden": 3, "out_features": 2},
+    case = LayerCase(SPECS["Sequential"], {"in_features": 2, "hidden": 3, "out_features": 2, "activation": "Sigmoid"},
                      np.ones((2, 2)), seed=1, mode="eval")
     out = run(repro.save(case, "forward matches torch", str(ROOT / "impl"), tmp_path))
     assert "output: ok" in out and "mismatched" not in out

@@ -60,5 +60,26 @@ def test_softmax_inputs_include_large_logits():
     assert max(np.abs(c.x).max() for c in draws(layer_cases(SPECS["Softmax"]))) > 50
 
 
+def test_elu_inputs_stay_away_from_the_kink_and_below_overflow():
+    cases = draws(layer_cases(SPECS["ELU"]))
+    assert all(np.abs(c.x).min() >= s.KINK_MARGIN for c in cases)
+    assert 5 < max(np.abs(c.x).max() for c in cases) < 709, "large inputs, but none where exp(x) overflows"
+
+
+def test_softplus_inputs_overflow_a_naive_form_and_avoid_the_switch():
+    cases = draws(layer_cases(SPECS["Softplus"]))
+    assert max((c.x * c.args.get("beta", 1.0)).max() for c in cases) > 710, "exp(beta x) overflows somewhere"
+    assert any(c.args.get("threshold", 20.0) != 20.0 for c in cases) and any(c.args.get("beta", 1.0) != 1.0 for c in cases)
+    for case in cases:
+        switch = case.args.get("threshold", 20.0) / case.args.get("beta", 1.0)  # beta x == threshold
+        assert np.abs(case.x - switch).min() >= s.KINK_MARGIN * 0.999, case
+
+
+def test_values_keep_away_from_given_points():
+    x = s.values(0, (100_000,), scale=10.0, away_from=(2.5, -40.0))
+    for point in (2.5, -40.0):
+        assert np.abs(x - point).min() >= s.KINK_MARGIN * 0.999
+
+
 def test_values_are_reproducible_from_their_seed():
     np.testing.assert_array_equal(s.values(7, (3, 4)), s.values(7, (3, 4)))
