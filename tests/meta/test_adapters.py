@@ -294,6 +294,7 @@ def test_example_passes_every_expressible_layer(style, tmp_path):
 
 # Per buggy example: its bug's layer, a phrase its failures show, and the layers run (every other one passes).
 BUGGY = {
+    "torch7": (str(ROOT / "examples" / "torch7_buggy"), "MSELoss", "off by the same factor 0.5", EXAMPLES["torch7"][1]),
     "cs231n": (str(ROOT / "examples" / "cs231n_buggy"), "Linear", "a parameter gradient sums over the batch",
                EXAMPLES["cs231n"][1]),
 }
