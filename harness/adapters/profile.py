@@ -32,7 +32,7 @@ RULE_CHECKS = {
 # Checks that call backward (their cases are narrowed to training mode when backward_in_eval is false).
 BACKWARD_CHECKS = ("backward matches torch", "backward matches finite differences", "gradients accumulate",
                    "zero grad zeroes buffers", "inputs not modified", "float32 preserved", "no stale cache",
-                   "subgradient at kink", "maxpool ties conserve gradient")
+                   "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
 KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
         "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules"}
 # The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course

@@ -322,8 +322,9 @@ RUNS = {
                               {"CrossEntropyLoss": "= the batch size"}),
     "update_only_correct": (["Softmax", "CrossEntropyLoss", "Conv2d", "MaxPool2d"], {}),
     "update_only_buggy": (["Softmax", "CrossEntropyLoss"],
-                          {"Softmax": "an overflow (exp of a large number?)",
-                           "CrossEntropyLoss": "an overflow (exp of a large number?)"}),
+                          # CrossEntropyLoss reuses that Softmax, but only its 1e4 stability check (not expressible in
+                          # this style, so not graded) reaches the overflow: the bug fails its own layer only
+                          {"Softmax": "an overflow (exp of a large number?)"}),
 }
 STYLE_OF = {"module_grad": "module-grad", "cached_backward": "cached-backward", "update_only": "update-only"}
 
@@ -331,7 +332,7 @@ STYLE_OF = {"module_grad": "module-grad", "cached_backward": "cached-backward", 
 def run_suite(folder, layers, tmp_path):
     xml = tmp_path / "report.xml"
     command = [sys.executable, "-m", "pytest", str(ROOT / "tests"), "--ignore", str(ROOT / "tests" / "meta"),
-               "--rootdir", str(ROOT), "-q", "-p", "no:cacheprovider", "-n", "2", "--profile", "dev",
+               "--rootdir", str(ROOT), "-p", "no:cacheprovider", "-n", "2", "--profile", "dev",  # no -q: the header
                "--impl", example(folder), "--api", "auto", "-m", " or ".join(layers), f"--junitxml={xml}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     cases = []
