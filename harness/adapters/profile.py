@@ -116,7 +116,7 @@ class Profile:
             shown = ", ".join(f"{k}={v!r}" for k, v in dropped.items())
             raise NotExpressible(self.name, f"{layer}({shown}) (the course's {self.course_name(layer)} takes "
                                             f"{', '.join(takes) or 'no argument'})")
-        values = [given.get(k, defaults.get(k)) for k in takes]
+        values = [given[k] if k in given else _resolve(given, k, defaults.get(k)) for k in takes]
         if layer == "Dropout" and "p" in takes and self.dropout_keeps(course)[0]:
             values[takes.index("p")] = 1 - values[takes.index("p")]
         return values
