@@ -52,12 +52,10 @@ import numpy as np
 
 from harness.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, uniform
 from harness.adapters.profile import CONTRACT_ARGUMENTS, CONTRACT_DEFAULTS, Profile, ProfileError
+from harness.adapters.update_only import LEARN_RATE  # gradients recovered from an update: the same exact step
 from harness.compare import CheckFailure
 from harness.student import add_into, describe
 
-# The learning rate handed to a backward that updates its parameters, when the gradient is to be recovered from
-# the update: a power of two, so lr * grad is exact and (before - after) / lr recovers grad to within rounding.
-LEARN_RATE = 1024.0
 GRADIENTS_FROM = ("returned", "stored", "update")
 OPTION_KEYS = {"gradients_from", "batch", "sample_vector", "backward_arguments", "mode_keyword", "mode_attribute",
                "value_key", "grad_key", "params_attribute", "parameters", "inferred", "criteria", "loss_arguments",
