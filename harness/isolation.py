@@ -121,9 +121,10 @@ def _probe_main(target: str, memory_mb: float, api: str) -> None:
     try:
         from harness import adapters
 
-        header = adapters.describe(impl, api)
+        resolved = adapters.resolve(impl, api)
+        header = adapters.describe(impl, api, resolved)
         if api == "auto":  # the profile chosen by probing, for every process of the run
-            style = adapters.resolve(impl, api)[0].name
+            style = resolved[0].name
     except Exception as error:  # noqa: BLE001 - the header is informative only
         header = [f"api: {api} ({type(error).__name__}: {error})"]
         style = "native" if api == "auto" else api

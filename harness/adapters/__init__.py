@@ -169,9 +169,10 @@ def adapt(impl: Implementation, api: str) -> Implementation:
     return dataclasses.replace(impl, module=adapter_for(profile).namespace(impl.module))
 
 
-def describe(impl: Implementation, api: str) -> list[str]:
-    """Report-header lines: the profile in use, why, its declared conventions, what it does not grade and why."""
-    profile, how = resolve(impl, api)
+def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | None = None) -> list[str]:
+    """Report-header lines: the profile in use, why, its declared conventions, what it does not grade and why
+    (`resolved`: resolve(impl, api) when the caller has it already, so auto's probing runs once)."""
+    profile, how = resolved or resolve(impl, api)
     shown = profile.name if api in profiles() or api == "auto" else f"{profile.name} ({profile.source})"
     lines = [f"api: {shown} ({how})"]
     if profile.driver == "native":
