@@ -10,7 +10,7 @@ import reference
 from harness import strategies as s
 from harness.compare import CheckFailure, strict_array
 from harness.registry import LayerSpec
-from harness.student import call, method
+from harness.sandbox.student import call, method
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.adapters.profile import Profile
+from harness.sandbox.adapters.profile import Profile
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights.toml"
 KINDS = ("forward", "backward", "finite differences", "contract", "statistical", "end-to-end")

@@ -114,12 +114,12 @@ def set_memory_limit(mb: float) -> None:
 
 def _probe_main(target: str, memory_mb: float, api: str) -> None:
     set_memory_limit(memory_mb)
-    from harness.loading import load_implementation
+    from harness.sandbox.loading import load_implementation
 
     impl = load_implementation(target)
     style = api
     try:
-        from harness import adapters
+        from harness.sandbox import adapters
 
         resolved = adapters.resolve(impl, api)
         header = adapters.describe(impl, api, resolved)
@@ -167,7 +167,7 @@ def import_verdict() -> dict[str, Any] | None:
 
 def guarded_load(target: str) -> Any:
     """load_implementation, unless the probe found that importing this submission hangs or kills the process."""
-    from harness.loading import Implementation, load_implementation
+    from harness.sandbox.loading import Implementation, load_implementation
 
     verdict = import_verdict()
     if verdict and verdict.get("target") == target and verdict.get("hostile"):

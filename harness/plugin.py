@@ -14,12 +14,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import adapters, data, grading, isolation, repro
-from harness.adapters.profile import narrowed as profile_narrowing
+from harness import data, grading, isolation, repro
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
-from harness.loading import Implementation
+from harness.narrowing import narrowed as profile_narrowing
 from harness.registry import SPECS, CriterionSpec, LayerSpec, OptimizerSpec
+from harness.sandbox import adapters
+from harness.sandbox.loading import Implementation
 
 Spec = LayerSpec | CriterionSpec | OptimizerSpec
 

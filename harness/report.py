@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import adapters, grading, isolation
+from harness import grading, isolation
 from harness.grading import Check
 from harness.registry import SPECS
+from harness.sandbox import adapters
 
 MANIFEST = "manifest.json"
 

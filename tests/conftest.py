@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.loading import Implementation
 from harness.registry import LayerSpec
+from harness.sandbox.loading import Implementation
 
 
 @pytest.fixture

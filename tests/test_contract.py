@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import checks
 from harness.cases import any_mode_cases
+from harness.checks import layer as checks
 from harness.registry import LAYERS, SPECS
 
 # indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import loss_checks as checks
-from harness.loss_checks import criterion_cases
+from harness.checks import loss as checks
+from harness.checks.loss import criterion_cases
 from harness.registry import CRITERIA, SPECS
 
 criteria = pytest.mark.parametrize("spec", CRITERIA, ids=lambda spec: spec.name)

@@ -1,8 +1,8 @@
-"""Kinks and ties get their own tests that accept any valid subgradient (harness/kink_checks.py)."""
+"""Kinks and ties get their own tests that accept any valid subgradient (harness/checks/kinks.py)."""
 
 import pytest
 
-from harness import kink_checks as checks
+from harness.checks import kinks as checks
 from harness.registry import LAYERS, SPECS
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import checks
+from harness.checks import layer as checks
 from harness.registry import LAYERS
 
 # indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import optim_checks as checks
-from harness.optim_checks import optimizer_cases
+from harness.checks import optim as checks
+from harness.checks.optim import optimizer_cases
 from harness.registry import OPTIMIZERS
 
 optimizers = pytest.mark.parametrize("spec", OPTIMIZERS, ids=lambda spec: spec.name)

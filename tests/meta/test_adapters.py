@@ -1,4 +1,4 @@
-"""The --api adapters (harness/adapters): detection, exact conversions, live arrays, unexpressed layers, and one
+"""The --api adapters (harness/sandbox/adapters): detection, exact conversions, live arrays, unexpressed layers, and one
 run of the suite per example submission in examples/."""
 
 import dataclasses
@@ -14,13 +14,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import adapters, checks, grading, kink_checks
+from harness import grading
 from harness import strategies as s
-from harness.adapters.base import Namespace
 from harness.cases import layer_cases
+from harness.checks import kinks as kink_checks
+from harness.checks import layer as checks
 from harness.compare import CheckFailure
-from harness.loading import load_implementation
 from harness.registry import SPECS
+from harness.sandbox import adapters
+from harness.sandbox.adapters.base import Namespace
+from harness.sandbox.loading import load_implementation
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCH7 = str(ROOT / "examples" / "torch7_correct")

@@ -13,13 +13,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import adapters, checks, kink_checks
-from harness.adapters import cached_backward, update_only
 from harness.cases import layer_cases
+from harness.checks import kinks as kink_checks
+from harness.checks import layer as checks
+from harness.checks.optim import ParameterHolder
 from harness.compare import CheckFailure
-from harness.loading import load_implementation
-from harness.optim_checks import ParameterHolder
 from harness.registry import SPECS
+from harness.sandbox import adapters
+from harness.sandbox.adapters import cached_backward, update_only
+from harness.sandbox.loading import load_implementation
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from harness.compare import CheckFailure
-from harness.loading import load_implementation
+from harness.sandbox.loading import load_implementation
 
 
 def write(path, text):

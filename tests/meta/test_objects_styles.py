@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import adapters, grading
+from harness import grading
+from harness.sandbox import adapters
 
 pytestmark = pytest.mark.slow  # runs the suite in subprocesses: CI runs these with -m slow
 

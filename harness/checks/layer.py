@@ -14,7 +14,7 @@ import reference
 from harness import finite_diff as fd
 from harness.cases import Built, LayerCase, build, parameter_list, truth
 from harness.compare import CheckFailure, Tolerance, assert_close, strict_array
-from harness.student import call, method
+from harness.sandbox.student import call, method
 
 FLOAT32 = Tolerance(rtol=1e-3, atol=1e-4)  # float32 against the float64 twin, relative to the largest value
 

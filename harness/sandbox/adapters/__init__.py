@@ -1,6 +1,6 @@
 """`--api STYLE`: grade code written for a course's conventions without rewriting it (docs/adapters.md).
 
-A style is a profile (harness/adapters/profiles/*.toml, or any file given as `--api path/to/profile.toml`) read by
+A style is a profile (harness/sandbox/adapters/profiles/*.toml, or any file given as `--api path/to/profile.toml`) read by
 the driver it names. DRIVERS maps driver names to the code that drives such modules; more drivers can be
 registered by other packages through the `nn_harness.drivers` entry point group. `adapt(impl, api)` returns the
 Implementation whose module is the profile's namespace; `describe` gives the report-header lines.
@@ -18,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Layer, Namespace, NotExpressible
-from harness.adapters.cached_backward import CachedBackward
-from harness.adapters.cs231n import CS231n
-from harness.adapters.module_grad import ModuleGrad
-from harness.adapters.native import Native
-from harness.adapters.objects import Objects
-from harness.adapters.profile import Profile, ProfileError, load, shipped
-from harness.adapters.torch7 import Torch7
-from harness.adapters.update_only import UpdateOnly
-from harness.loading import Implementation
+from harness.sandbox.adapters.base import Adapter, Layer, Namespace, NotExpressible
+from harness.sandbox.adapters.cached_backward import CachedBackward
+from harness.sandbox.adapters.cs231n import CS231n
+from harness.sandbox.adapters.module_grad import ModuleGrad
+from harness.sandbox.adapters.native import Native
+from harness.sandbox.adapters.objects import Objects
+from harness.sandbox.adapters.profile import Profile, ProfileError, load, shipped
+from harness.sandbox.adapters.torch7 import Torch7
+from harness.sandbox.adapters.update_only import UpdateOnly
+from harness.sandbox.loading import Implementation
 
 BUILTIN_DRIVERS: dict[str, type[Adapter]] = {
     "native": Native, "torch7": Torch7, "cs231n": CS231n, "module-grad": ModuleGrad,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from harness.compare import CheckFailure
+from harness.sandbox.student import CheckFailure
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Implementation:
             raise CheckFailure(f"could not import the implementation {self.target!r}:\n{self.error}")
         missing = [name for name in names if not hasattr(self.module, name)]
         if missing:
-            # An --api profile's namespace says which course names the submission lacks (harness/adapters).
+            # An --api profile's namespace says which course names the submission lacks (harness/sandbox/adapters).
             why = getattr(self.module, "__missing__", {})
             reasons = "".join(f"\n  {name}: {why[name]}" for name in missing if name in why)
             raise CheckFailure(f"{self.target} does not define {', '.join(missing)}: not implemented{reasons}")

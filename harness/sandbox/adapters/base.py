@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.profile import Profile
-from harness.compare import CheckFailure
-from harness.student import describe
+from harness.sandbox.adapters.profile import Profile
+from harness.sandbox.student import CheckFailure, describe
 
 
 class NotExpressible(Exception):

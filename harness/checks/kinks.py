@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from harness import strategies as s
 from harness.cases import LayerCase, build, layer_cases, truth
-from harness.checks import backward, forward
+from harness.checks.layer import backward, forward
 from harness.compare import CheckFailure, assert_close, strict_array
 from harness.registry import EXACT, LayerSpec
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from harness import strategies as s
 from harness.compare import CheckFailure, Tolerance, assert_close, strict_array
-from harness.student import call, method
+from harness.sandbox.student import call, method
 
 Z = 5.0
 SHAPE = (100, 200)  # 20,000 elements

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Criterion, Layer, NotExpressible, pair, uniform
-from harness.compare import CheckFailure
+from harness.sandbox.adapters.base import Adapter, Criterion, Layer, NotExpressible, pair, uniform
+from harness.sandbox.student import CheckFailure
 
 STYLE = "update-only"
 # The learning rate handed to backprop when a gradient is to be recovered from the update: a power of two, so

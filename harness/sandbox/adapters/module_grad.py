@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binder, Criterion, Delegated, NotExpressible
-from harness.adapters.profile import Profile
+from harness.sandbox.adapters.base import Adapter, Binder, Criterion, Delegated, NotExpressible
+from harness.sandbox.adapters.profile import Profile
 
 STYLE = "module-grad"
 DEFAULT_EPS = 1e-15  # the notebook's CrossEntropy clips probabilities to [EPS, 1 - EPS]

@@ -50,11 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, uniform
-from harness.adapters.profile import CONTRACT_ARGUMENTS, CONTRACT_DEFAULTS, Profile, ProfileError
-from harness.adapters.update_only import LEARN_RATE  # gradients recovered from an update: the same exact step
-from harness.compare import CheckFailure
-from harness.student import add_into, describe
+from harness.sandbox.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, uniform
+from harness.sandbox.adapters.profile import CONTRACT_ARGUMENTS, CONTRACT_DEFAULTS, Profile, ProfileError
+from harness.sandbox.adapters.update_only import LEARN_RATE  # gradients recovered from an update: the same exact step
+from harness.sandbox.student import CheckFailure, add_into, describe
 
 GRADIENTS_FROM = ("returned", "stored", "update")
 OPTION_KEYS = {"gradients_from", "batch", "sample_vector", "backward_arguments", "mode_keyword", "mode_attribute",

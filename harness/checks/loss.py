@@ -10,7 +10,7 @@ import reference
 from harness import finite_diff as fd
 from harness.compare import CheckFailure, Tolerance, assert_close, strict_array, strict_float
 from harness.registry import CriterionSpec
-from harness.student import call, method
+from harness.sandbox.student import call, method
 
 
 @dataclass(frozen=True)

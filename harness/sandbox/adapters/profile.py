@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from hypothesis import strategies as st
-
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
 
 # Contract checks a course may leave out of scope (a [rules] key -> the checks it governs). Names are the check
@@ -70,7 +67,7 @@ class Rules:
 @dataclass(frozen=True)
 class Profile:
     name: str
-    driver: str  # the code that drives such modules: a key of harness.adapters.DRIVERS (or an entry point)
+    driver: str  # the code that drives such modules: a key of harness.sandbox.adapters.DRIVERS (or an entry point)
     source: str  # the file it was read from
     signature: str = ""  # why --api auto picks it, for the report header
     description: str = ""
@@ -98,7 +95,7 @@ class Profile:
         which contract arguments it takes, in its order). An argument the course constructor does not take must be
         at the value the course implies: torch's default, or the one value [narrow] gives it ('same' padding,
         stride = kernel_size); else NotExpressible. Dropout's p is converted when the course's p is the KEEP one."""
-        from harness.adapters.base import NotExpressible
+        from harness.sandbox.adapters.base import NotExpressible
 
         given = {**dict(zip(CONTRACT_ARGUMENTS.get(layer, ()), args)), **kwargs}
         takes = self.constructors.get(layer, ())
@@ -109,14 +106,14 @@ class Profile:
         def fits(arg: str, value: Any) -> bool:
             if arg not in implied:
                 return False
-            return _as_pair(_resolve(given, arg, value)) == _as_pair(_resolve(given, arg, implied[arg]))
+            return _as_pair(resolve_argument(given, arg, value)) == _as_pair(resolve_argument(given, arg, implied[arg]))
 
         dropped = {k: v for k, v in given.items() if k not in takes and not fits(k, v)}
         if dropped:
             shown = ", ".join(f"{k}={v!r}" for k, v in dropped.items())
             raise NotExpressible(self.name, f"{layer}({shown}) (the course's {self.course_name(layer)} takes "
                                             f"{', '.join(takes) or 'no argument'})")
-        values = [given[k] if k in given else _resolve(given, k, defaults.get(k)) for k in takes]
+        values = [given[k] if k in given else resolve_argument(given, k, defaults.get(k)) for k in takes]
         if layer == "Dropout" and "p" in takes and self.dropout_keeps(course)[0]:
             values[takes.index("p")] = 1 - values[takes.index("p")]
         return values
@@ -299,7 +296,7 @@ def _as_pair(value: Any) -> Any:
         tuple(value) if isinstance(value, list | tuple) else value
 
 
-def _resolve(args: dict, arg: str, value: Any) -> Any:
+def resolve_argument(args: dict, arg: str, value: Any) -> Any:
     """A narrowed value: a literal, another argument's value ("kernel_size"), "same" padding (kernel // 2); None
     (MaxPool2d's stride) is the kernel's."""
     if value is None and arg == "stride":
@@ -310,35 +307,3 @@ def _resolve(args: dict, arg: str, value: Any) -> Any:
     if isinstance(value, str) and value in args:
         return args[value]
     return value
-
-
-def _with_rank(x: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
-    """The same values with trailing axes merged, when the course uses fewer axes than were drawn."""
-    top = max(ranks)
-    return x.reshape(*x.shape[: top - 1], -1) if x.ndim > top else x
-
-
-def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
-    """The registry spec's fields replaced so the cases are the ones this course can state and asks for:
-    constructor arguments ([narrow]), hyper-parameter ranges and input ranks ([rules]), training mode only for
-    the checks that call backward when the course never differentiates in eval mode."""
-    fields: dict[str, Any] = {}
-    configs, inputs = getattr(spec, "configs", None), getattr(spec, "inputs", None)
-    overrides = profile.narrow.get(spec.name)
-    if overrides and configs is not None:
-        choices = st.fixed_dictionaries({arg: st.sampled_from(values) for arg, values in overrides.items()})
-        configs = st.tuples(configs, choices).map(
-            lambda pair: {**pair[0], **{arg: _resolve({**pair[0], **pair[1]}, arg, v) for arg, v in pair[1].items()}})
-        fields["configs"] = configs
-    ranges = profile.rules.ranges.get(spec.name)
-    if ranges and configs is not None:
-        fields["configs"] = configs.filter(
-            lambda args: all(lo <= args[arg] <= hi for arg, (lo, hi) in ranges.items() if arg in args))
-    ranks = profile.rules.ranks.get(spec.name)
-    if ranks and inputs is not None:
-        fields["inputs"] = lambda args: inputs(args).map(lambda x: _with_rank(x, ranks)).filter(
-            lambda x: x.ndim in ranks)
-    modes = getattr(spec, "modes", ())
-    if not profile.rules.backward_in_eval and check in BACKWARD_CHECKS and "train" in modes:
-        fields["modes"] = ("train",)
-    return fields

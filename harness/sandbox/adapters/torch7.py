@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binder, Criterion, Delegated, flatten, unbiased_running_var
-from harness.adapters.profile import Profile
-from harness.student import returned
+from harness.sandbox.adapters.base import Adapter, Binder, Criterion, Delegated, flatten, unbiased_running_var
+from harness.sandbox.adapters.profile import Profile
+from harness.sandbox.student import returned
 
 
 class Module(Delegated):

@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, unbiased_running_var, uniform
-from harness.adapters.profile import Profile
-from harness.compare import CheckFailure
-from harness.student import add_into, describe
+from harness.sandbox.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, unbiased_running_var, uniform
+from harness.sandbox.adapters.profile import Profile
+from harness.sandbox.student import CheckFailure, add_into, describe
 
 STYLE = "cs231n"
 

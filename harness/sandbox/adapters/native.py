@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from harness.adapters.base import Adapter
+from harness.sandbox.adapters.base import Adapter
 
 
 class Native(Adapter):

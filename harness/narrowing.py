@@ -1,0 +1,41 @@
+"""A course profile's narrowing of a registry spec: the cases the course can state and asks for (trusted side: it
+draws hypothesis strategies; the profile data it reads is harness/sandbox/adapters/profile.py's)."""
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from harness.sandbox.adapters.profile import BACKWARD_CHECKS, Profile, resolve_argument
+
+
+def _with_rank(x: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
+    """The same values with trailing axes merged, when the course uses fewer axes than were drawn."""
+    top = max(ranks)
+    return x.reshape(*x.shape[: top - 1], -1) if x.ndim > top else x
+
+
+def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
+    """The registry spec's fields replaced so the cases are the ones this course can state and asks for:
+    constructor arguments ([narrow]), hyper-parameter ranges and input ranks ([rules]), training mode only for
+    the checks that call backward when the course never differentiates in eval mode."""
+    fields: dict[str, Any] = {}
+    configs, inputs = getattr(spec, "configs", None), getattr(spec, "inputs", None)
+    overrides = profile.narrow.get(spec.name)
+    if overrides and configs is not None:
+        choices = st.fixed_dictionaries({arg: st.sampled_from(values) for arg, values in overrides.items()})
+        configs = st.tuples(configs, choices).map(
+            lambda pair: {**pair[0], **{arg: resolve_argument({**pair[0], **pair[1]}, arg, v) for arg, v in pair[1].items()}})
+        fields["configs"] = configs
+    ranges = profile.rules.ranges.get(spec.name)
+    if ranges and configs is not None:
+        fields["configs"] = configs.filter(
+            lambda args: all(lo <= args[arg] <= hi for arg, (lo, hi) in ranges.items() if arg in args))
+    ranks = profile.rules.ranks.get(spec.name)
+    if ranks and inputs is not None:
+        fields["inputs"] = lambda args: inputs(args).map(lambda x: _with_rank(x, ranks)).filter(
+            lambda x: x.ndim in ranks)
+    modes = getattr(spec, "modes", ())
+    if not profile.rules.backward_in_eval and check in BACKWARD_CHECKS and "train" in modes:
+        fields["modes"] = ("train",)
+    return fields
