@@ -2,7 +2,7 @@
 
     python bench/end_to_end.py [--mnist-dir DIR] [--models mlp,cnn] [--epochs N] [--seed S] [--plot curves.png]
 
-Both frameworks get the same initial parameters (harness.training.init_parameters with the same seed), the same
+Both frameworks get the same initial parameters (harness.sandbox.training.init_parameters with the same seed), the same
 batches in the same order and the recipe's hyperparameters (harness.training.RECIPES). PyTorch runs as plain
 torch.nn + torch.optim.SGD in float32. Prints test accuracy, wall time, time per epoch and the impl/torch ratio.
 Run from the repository root (the root is put on sys.path so `impl` and `harness` import).
@@ -25,18 +25,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from harness.data import load_mnist  # noqa: E402
-from harness.training import (  # noqa: E402
+from harness.sandbox.training import (  # noqa: E402 - the loop the sandbox runs, here in-process beside torch
     MODEL_BUILDERS,
     MODEL_LABELS,
     TrainResult,
     batches,
     init_parameters,
     make_optimizer,
-    plot_curves,
-    progress_default,
-    recipe_for,
     train,
 )
+from harness.training import plot_curves, recipe_for  # noqa: E402
 
 
 def train_torch(model_name: str, data, recipe, *, seed: int, progress: bool) -> TrainResult:
@@ -47,7 +45,7 @@ def train_torch(model_name: str, data, recipe, *, seed: int, progress: bool) -> 
     loss_fn = torch.nn.CrossEntropyLoss()
     x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     x_test, y_test = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
-    rng = np.random.default_rng(seed)  # same stream as harness.training.train
+    rng = np.random.default_rng(seed)  # same stream as harness.sandbox.training.train
     res = TrainResult(name=f"{model_name} torch", epochs=recipe.epochs, batch_size=recipe.batch_size)
     idx = np.arange(len(y_train))
     t0 = time.perf_counter()
@@ -94,13 +92,14 @@ def train_impl(nn, model_name: str, data, recipe, *, seed: int, progress: bool) 
         model,
         nn.CrossEntropyLoss(),
         optimizer,
-        data,
+        data.x_train,
+        data.y_train,
+        data.x_test,
         epochs=recipe.epochs,
         batch_size=recipe.batch_size,
         seed=seed,
-        progress=progress,
         name=f"{model_name} impl ({MODEL_LABELS[model_name]})",
-    )
+    ).scored(data.y_test)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             nn = importlib.import_module(args.impl)
         except Exception as exc:  # report, still time torch
             impl_error = f"{type(exc).__name__}: {exc}"
-    progress = progress_default()
+    progress = sys.stderr.isatty() and not os.environ.get("CI")
 
     rows, results = [], {}
     for model_name in [m.strip() for m in args.models.split(",") if m.strip()]:

@@ -71,7 +71,12 @@ class Built:
 def parameter_list(layer: Any, getter: str, case: LayerCase, names: list[str], shapes: list[tuple]) -> list[np.ndarray]:
     """`layer.parameters()` or `layer.grad_parameters()`, checked strictly against the twin's parameters."""
     owner = case.spec.name
-    got = call(f"{owner}.{getter}()", method(layer, getter, owner))
+    return checked_parameter_list(call(f"{owner}.{getter}()", method(layer, getter, owner)), owner, getter, names,
+                                  shapes)
+
+
+def checked_parameter_list(got: Any, owner: str, getter: str, names: list[str], shapes: list[tuple]) -> list[np.ndarray]:
+    """What `owner.getter()` returned, when it is a list of arrays of the twin's parameter shapes."""
     if not isinstance(got, (list, tuple)):
         raise CheckFailure(f"{owner}.{getter}() must return a list of arrays, got {type(got).__name__}")
     if len(got) != len(names):

@@ -6,10 +6,13 @@ random directions u (input side) and v (output side): v^T J u, numerically and f
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from harness.boundary import beside
 from harness.compare import CheckFailure, Tolerance
+from harness.sandbox.student import call
 
 EPS = 1e-6  # float64; values are kept at least 1e-3 from kinks and ties (harness.strategies.KINK_MARGIN)
 TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
@@ -17,23 +20,19 @@ FULL_LIMIT = 200  # tensors up to this many elements (inputs and outputs) get th
 DIRECTIONS = 3  # random directions per tensor in fast mode
 
 
-def numerical_jacobian(f: Callable[[], np.ndarray], wrt: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """d f / d wrt as an (f.size, wrt.size) matrix; `wrt` is perturbed in place and restored.
+def numerical_jacobian(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: float = EPS,
+                       result: Callable[[Any], np.ndarray] = np.asarray, what: str = "f") -> np.ndarray:
+    """d fn(*args) / d wrt as an (output size, wrt.size) matrix; `wrt` is perturbed in place and restored.
 
-    The step is the one actually stored (read back), so float32 parameters get a right difference quotient.
+    The calls run beside `fn` (in its sandbox, all 2n of them in one request: harness/sandbox/helpers.py);
+    `result` turns each output into an array, or raises CheckFailure for what is not one; an exception from `fn`
+    fails as `what` raising it. The step is the one
+    actually stored (read back), so float32 parameters get a right difference quotient.
     """
-    flat = wrt.reshape(-1)  # a view: writing to it perturbs what f reads
-    columns = []
-    for i in range(flat.size):
-        original = flat[i]
-        flat[i] = original + eps
-        high = float(flat[i])
-        plus = np.asarray(f(), dtype=np.float64).reshape(-1)
-        flat[i] = original - eps
-        low = float(flat[i])
-        minus = np.asarray(f(), dtype=np.float64).reshape(-1)
-        flat[i] = original
-        columns.append((plus - minus) / (high - low))
+    plus, minus, highs, lows = call(f"{what} (with one element moved by +-{eps:g})",
+                                    beside(fn, "helpers").central_differences, fn, args, wrt, eps)
+    columns = [(np.asarray(result(p), dtype=np.float64).reshape(-1) - np.asarray(result(m), dtype=np.float64).reshape(-1))
+               / (high - low) for p, m, high, low in zip(plus, minus, highs, lows)]
     return np.stack(columns, axis=1)
 
 

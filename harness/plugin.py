@@ -4,7 +4,6 @@ Every option can also be set by an environment variable (shown in --help); the c
 """
 
 import dataclasses
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,33 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import data, grading, isolation, repro
+from harness.boundary import SandboxLost
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
 from harness.narrowing import narrowed as profile_narrowing
+from harness.options import OPTIONS, option
 from harness.registry import SPECS, CriterionSpec, LayerSpec, OptimizerSpec
 from harness.sandbox import adapters
-from harness.sandbox.loading import Implementation
 
 Spec = LayerSpec | CriterionSpec | OptimizerSpec
-
-OPTIONS = {  # option: (environment variable, default, help)
-    "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
-    "api": ("NN_API", "native", "the course profile it is written in: a shipped profile's name (native, torch7, "
-            "practical_dl, cs231n, ...), a path to a profile .toml, or auto (docs/adapters.md)"),
-    "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
-    "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
-    "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
-    "repro_dir": ("NN_REPRO_DIR", None, "save each failing layer case here as .npz + a standalone script"),
-    # grading (docs/grading.md): harness/grading.py, harness/isolation.py
-    "grade_json": ("NN_GRADE_JSON", None, "write a Gradescope results.json here (also when the run is cut short)"),
-    "weights": ("NN_WEIGHTS", None, "points table replacing harness/weights.toml"),
-    "check_timeout": ("NN_CHECK_TIMEOUT", None, "seconds per check before it fails as timed out (default 60; "
-                      "end-to-end checks: pytest-timeout's --timeout)"),
-    "memory_limit_mb": ("NN_MEMORY_LIMIT_MB", None, "address-space limit of each process running the "
-                        "implementation, in MB (default 4096; 0 for none)"),
-    "grade_over": ("NN_GRADE_OVER", "expressible", "the grade: over the checks the profile grades (expressible) "
-                   "or over the whole contract (contract)"),
-}
 
 _COMMON = {"deadline": None, "database": None, "print_blob": False, "report_multiple_bugs": False,
            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
@@ -56,11 +37,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nn-harness", "NumPy layer verification")
     for name, (env, _, text) in OPTIONS.items():
         group.addoption(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"{text} [env {env}]")
-
-
-def option(config: pytest.Config, name: str) -> str | None:
-    env, default, _ = OPTIONS[name]
-    return config.getoption(name) or os.environ.get(env) or default
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    # From the import probe (harness/isolation.py): the process writing the report never runs the submission.
+    # From the controller's sandbox (harness/isolation.py): the process writing the report never runs the submission.
     impl_lines = isolation.header_lines(config, option(config, "impl"))
     return [impl_lines[0],
             f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
@@ -94,12 +70,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def style(config: pytest.Config) -> str:
-    """The profile in use: as requested, or the one the import probe chose for --api auto (so every process
+    """The profile in use: as requested, or the one the controller's sandbox chose for --api auto (so every process
     grades under the same profile)."""
     api = option(config, "api")
     if api == "auto":
-        verdict = config.stash.get(isolation.VERDICT_KEY, None) or isolation.import_verdict() or {}
-        return verdict.get("style") or "native"
+        found = isolation.hello(config)
+        return found.style if found is not None and found.ok else "native"
     return api
 
 
@@ -109,14 +85,15 @@ def profile(pytestconfig: pytest.Config) -> adapters.Profile:
 
 
 @pytest.fixture(scope="session")
-def implementation(pytestconfig: pytest.Config) -> Implementation:
-    return adapters.adapt(isolation.guarded_load(option(pytestconfig, "impl")), style(pytestconfig))
+def implementation(pytestconfig: pytest.Config) -> isolation.Submission:
+    """The submission, adapted to the contract by its profile, in the sandbox (harness/boundary.py)."""
+    return isolation.guard(pytestconfig).submission
 
 
 class Verifier:
     """Runs one check over hypothesis-drawn cases and turns its failure into one readable report."""
 
-    def __init__(self, impl: Implementation, profile: adapters.Profile, request: pytest.FixtureRequest) -> None:
+    def __init__(self, impl: isolation.Submission, profile: adapters.Profile, request: pytest.FixtureRequest) -> None:
         self.impl, self.profile, self.request = impl, profile, request
 
     def __call__(self, spec: Spec, check: Callable[[Any, Any], None],
@@ -168,6 +145,8 @@ class Verifier:
         try:
             run()
             return
+        except SandboxLost as lost:
+            message = f"{names[0]}: {_title(check)}\n  on: {_shown(case)}\n{lost}"
         except CheckFailure as failure:
             target = option(self.request.config, "impl")
             message = (f"{names[0]}: {_title(check)}\n  on: {case()}\n{failure}\n"
@@ -184,6 +163,13 @@ class Verifier:
         return f"\n  or without the suite: python {script}"
 
 
+def _shown(case: Callable[[], Any]) -> str:
+    try:
+        return str(case())
+    except IndexError:  # lost before the first case was drawn
+        return "(before the first case)"
+
+
 def _api_flag(config: pytest.Config) -> str:
     api = style(config)
     return "" if api == "native" else f" --api {api}"
@@ -194,5 +180,5 @@ def _title(check: Callable[..., None]) -> str:
 
 
 @pytest.fixture
-def verify(implementation: Implementation, profile: adapters.Profile, request: pytest.FixtureRequest) -> Verifier:
+def verify(implementation: isolation.Submission, profile: adapters.Profile, request: pytest.FixtureRequest) -> Verifier:
     return Verifier(implementation, profile, request)

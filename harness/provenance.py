@@ -1,9 +1,10 @@
 """Does the submission grade NumPy skills? Its source must not import a framework that computes gradients for it,
 nor the harness's own implementation or reference.
 
-A static scan (ast) of the submission's files: every `import x` / `from x import y`, at any depth, also inside
-functions. Imports done through strings (importlib.import_module("torch"), __import__) are not seen: see
-docs/grading.md.
+A static scan (ast) of the submission's files (its own folder's, and every file the sandbox loaded): every
+`import x` / `from x import y`, at any depth, also inside functions. Imports done through strings
+(importlib.import_module("torch"), __import__) are not seen here: the sandbox's memory map catches those
+(harness/isolation.py), and the grader's own packages are not on its path (docs/grading.md).
 """
 
 import ast
@@ -45,8 +46,9 @@ def submission_files(target: str) -> list[Path]:
     return sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
 
 
-def forbidden_imports(target: str) -> list[ForbiddenImport]:
-    files = submission_files(target)
+def forbidden_imports(target: str, loaded: list[str] = ()) -> list[ForbiddenImport]:
+    """Forbidden imports in the submission's files and in `loaded` (files the sandbox loaded from it)."""
+    files = sorted(set(submission_files(target)) | {Path(f) for f in loaded if f.endswith(".py")})
     # A name the submission defines itself (e.g. its own package called `impl`) is its own code, not ours.
     own = {f.stem for f in files} | {f.parent.name for f in files if f.name == "__init__.py"}
     found = []

@@ -21,6 +21,7 @@ from harness.grading import Check
 from harness.registry import SPECS
 from harness.sandbox import adapters
 
+NUMPY_ONLY = "uses numpy only"
 MANIFEST = "manifest.json"
 
 
@@ -69,7 +70,7 @@ def _message(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if not re.match(r"\[gw\d+\] \S+ -- Python ", line)]
     text = "\n".join(lines)
     if "MemoryError" in text:
-        text = ("memory limit exceeded (the implementation tried to allocate more than the limit of each process, "
+        text = ("memory limit exceeded (the implementation tried to allocate more than the sandbox's limit, "
                 "--memory-limit-mb / NN_MEMORY_LIMIT_MB)\n" + text)
     return text
 
@@ -86,6 +87,7 @@ class Verdicts:
         self.checks: dict[str, Check] = {}
         self.ungraded_failed: list[str] = []
         self.crashes = 0
+        self.frameworks: list[str] = []  # what a worker found mapped in its sandbox, and during which check
         self.start = time.monotonic()
         self.grade_json = option(config, "grade_json")
         self.weights = grading.load_weights(option(config, "weights"))
@@ -123,6 +125,8 @@ class Verdicts:
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
+        if isolation.FRAMEWORKS_PROPERTY in props and report.when == "call":
+            self.frameworks.append(f"{props[isolation.FRAMEWORKS_PROPERTY]} while running {report.nodeid}")
         crashed = report.when not in ("setup", "call", "teardown")  # xdist's report for a crashed worker
         check = self._check(report.nodeid, props)
         if check is None:
@@ -146,9 +150,18 @@ class Verdicts:
         if self.grade_json and time.monotonic() - self.last_write > 1.0:
             self.write()
 
+    def _numpy_only(self) -> None:
+        """A framework mapped in a sandbox fails the submission's NumPy-only check, whatever the check found."""
+        check = next((c for c in self.checks.values() if c.layer == "Submission" and c.check == NUMPY_ONLY), None)
+        if check is not None and self.frameworks and check.outcome != grading.NOT_GRADED:
+            check.outcome = "failed"
+            check.message = ("Submission: uses NumPy only\nthe sandbox running the implementation mapped a framework:\n"
+                             + "\n".join(f"  {line}" for line in self.frameworks))
+
     # -- the report
     def ordered(self) -> list[Check]:
         self._load_manifest()
+        self._numpy_only()
         rank = {name: i for i, name in enumerate(SPECS)}
         return sorted(self.checks.values(), key=lambda c: (rank.get(c.layer, len(rank)), c.layer))
 
@@ -256,6 +269,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     verdicts = config.pluginmanager.get_plugin("nn-harness-verdicts")
     if verdicts is not None and not verdicts.finished:
         verdicts.write()  # the session never finished (an error before or during collection)
+    guard = isolation.guard(config)
+    if guard is not None:
+        guard.stop()
     folder = isolation.state_dir()
     if folder is not None and not isolation.is_worker(config) and Path(folder).name.startswith("nn-harness-"):
         import shutil

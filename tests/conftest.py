@@ -2,12 +2,12 @@
 
 import pytest
 
+from harness.isolation import Submission
 from harness.registry import LayerSpec
-from harness.sandbox.loading import Implementation
 
 
 @pytest.fixture
-def spec(request: pytest.FixtureRequest, implementation: Implementation) -> LayerSpec:
+def spec(request: pytest.FixtureRequest, implementation: Submission) -> LayerSpec:
     """`LayerSpec.bind`: a class the spec may pick among several (Sequential's activation) is the one the
     implementation defines, fixed in every case drawn, so its twin is built with the same class."""
     return request.param.bind(implementation.module)

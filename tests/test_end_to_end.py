@@ -1,7 +1,9 @@
 """End to end: models built from the implementation's own layers train on real MNIST.
 
 Staged gates, each with its own verdict: a fresh model's loss is near ln(10); it can overfit 32 samples; then it
-reaches the target test accuracy (embedded 4,000/1,000 subset by default, full MNIST with --mnist-dir).
+reaches the target test accuracy (embedded 4,000/1,000 subset by default, full MNIST with --mnist-dir). The models
+are built and trained in the sandbox (harness/sandbox/training.py); the test labels stay here, where the
+predictions are scored.
 """
 
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from harness import grading, training
 from harness.data import load_mnist
 from harness.plugin import option
+from harness.sandbox.student import CheckFailure, call
 
 models = pytest.mark.parametrize("model", ["mlp", "cnn"])
 BUDGET_S = {"subset": 240.0, "full": 720.0}  # per training check; stopped early with a message when too slow
@@ -19,10 +22,14 @@ BUDGET_S = {"subset": 240.0, "full": 720.0}  # per training check; stopped early
 
 @pytest.fixture(scope="session")
 def mnist(pytestconfig):
-    return load_mnist(option(pytestconfig, "mnist_dir"))
+    data = load_mnist(option(pytestconfig, "mnist_dir"))
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+        array.flags.writeable = False  # sent to the sandbox as constants, never shared back
+    return data
 
 
-def fresh(implementation, model, profile, seed=0):
+def trainer(implementation, model, profile):
+    """The namespace the model is built from and the sandbox's training module (the models live there)."""
     reason = grading.not_graded(profile, f"{model.upper()} end to end", "")
     if reason:
         pytest.skip(reason)
@@ -30,41 +37,47 @@ def fresh(implementation, model, profile, seed=0):
         nn = implementation.require(training.MODEL_NEEDS[model])
     except AssertionError as failure:
         pytest.fail(f"{model.upper()} end to end\n{failure}", pytrace=False)
-    net = training.MODEL_BUILDERS[model](nn)
-    training.init_parameters(net, seed)
-    return nn, net
+    return nn, implementation.service("training")
+
+
+def run(model, what, fn, *args, **kwargs):
+    """fn(*args, **kwargs) in the sandbox; what the submission raises there fails the check, naming its line."""
+    try:
+        return call(f"{model.upper()} end to end: {what}", lambda: fn(*args, **kwargs))
+    except CheckFailure as failure:
+        pytest.fail(str(failure), pytrace=False)
 
 
 def verdict(gate):
-    if not gate.ok:
-        pytest.fail(str(gate), pytrace=False)
+    if not gate["ok"]:
+        pytest.fail(gate["message"], pytrace=False)
 
 
 @models
 def test_initial_loss_near_ln10(implementation, profile, mnist, model):
-    nn, net = fresh(implementation, model, profile)
-    verdict(training.initial_loss(net, nn.CrossEntropyLoss(), mnist.x_test[:1000], mnist.y_test[:1000]))
+    """On training samples: the test labels never enter the sandbox."""
+    nn, remote = trainer(implementation, model, profile)
+    verdict(run(model, "initial loss", remote.initial_loss_gate, nn, model, 0, mnist.x_train[:1000],
+                mnist.y_train[:1000]))
 
 
 @models
 def test_overfits_32_samples(implementation, profile, mnist, model):
-    nn, net = fresh(implementation, model, profile)
+    nn, remote = trainer(implementation, model, profile)
     r = training.OVERFIT_RECIPE
-    optimizer = training.make_optimizer(nn, net, lr=r.lr, momentum=r.momentum)
-    verdict(training.overfit_small(net, nn.CrossEntropyLoss(), optimizer, mnist.x_train[:r.n_samples],
-                                   mnist.y_train[:r.n_samples], steps=r.steps))
+    verdict(run(model, "overfitting 32 samples", remote.overfit_gate, nn, model, 0, mnist.x_train[:r.n_samples],
+                mnist.y_train[:r.n_samples], r.lr, r.momentum, r.steps))
 
 
 @models
 def test_reaches_target_accuracy(implementation, profile, mnist, model, pytestconfig, record_property):
-    nn, net = fresh(implementation, model, profile)
+    nn, remote = trainer(implementation, model, profile)
     recipe = training.recipe_for(model, mnist)
     kind = "subset" if len(mnist.y_train) < 60000 else "full"
-    optimizer = training.make_optimizer(nn, net, lr=recipe.lr, momentum=recipe.momentum)
-    result = training.train(net, nn.CrossEntropyLoss(), optimizer, mnist, epochs=recipe.epochs,
-                            batch_size=recipe.batch_size, seed=recipe.seed, time_budget_s=BUDGET_S[kind],
-                            progress=training.progress_default() and pytestconfig.getoption("capture") == "no",
-                            name=training.MODEL_LABELS[model])
+    sent = run(model, "training", remote.training_run, nn, model, 0, mnist.x_train, mnist.y_train, mnist.x_test,
+               epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, momentum=recipe.momentum,
+               train_seed=recipe.seed, time_budget_s=BUDGET_S[kind])
+    result = training.result_from(sent, mnist.y_test)
     record_property("test_accuracy", result.final_test_accuracy)
     record_property("wall_time_s", round(result.wall_time_s, 2))
     plots = option(pytestconfig, "plots")

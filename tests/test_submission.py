@@ -8,8 +8,14 @@ from harness.plugin import option
 pytestmark = pytest.mark.graded("Submission")
 
 
-def test_uses_numpy_only(pytestconfig):
-    found = provenance.forbidden_imports(option(pytestconfig, "impl"))
+def test_uses_numpy_only(pytestconfig, implementation):
+    """Its source imports no framework (a static scan of every file it loaded, and of its own folder), and no
+    sandbox that ran it mapped one (harness/isolation.py fails this check in the controller when one did)."""
+    try:
+        implementation.require(())
+    except AssertionError as failure:
+        pytest.fail(f"Submission: uses NumPy only\n{failure}", pytrace=False)
+    found = provenance.forbidden_imports(option(pytestconfig, "impl"), implementation.loaded_files())
     if found:
         pytest.fail("Submission: uses NumPy only\nthe submission imports what it must not use (the point is to write "
                     "the layers with NumPy):\n" + "\n".join(f"  {item}" for item in found), pytrace=False)

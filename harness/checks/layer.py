@@ -12,7 +12,8 @@ import numpy as np
 
 import reference
 from harness import finite_diff as fd
-from harness.cases import Built, LayerCase, build, parameter_list, truth
+from harness.boundary import beside
+from harness.cases import Built, LayerCase, build, checked_parameter_list, parameter_list, truth
 from harness.compare import CheckFailure, Tolerance, assert_close, strict_array
 from harness.sandbox.student import call, method
 
@@ -78,42 +79,55 @@ def backward_matches_torch(impl: Any, case: LayerCase) -> None:
 def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
     """The implementation's backward against central differences of its own forward, in float64."""
     built = build(impl, case)
+    name = case.spec.name
     x = case.x.copy()
     out_shape = strict_array(forward(built, case, x), what="output", shape=truth(built, case).output.shape,
                              dtype=np.float64).shape
-    tensors = {"input": x, **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names,
-                                                                  [v.shape for v in built.values])))}
+    shapes = [v.shape for v in built.values]
+    tensors = {"input": x, **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names, shapes)))}
+    forward_method = method(built.layer, "forward", name)
 
-    def f() -> np.ndarray:
-        return strict_array(forward(built, case, x), what="output", shape=out_shape, dtype=np.float64)
+    def output(value: Any) -> np.ndarray:
+        return strict_array(value, what="output", shape=out_shape, dtype=np.float64)
 
-    def backward_with(v: np.ndarray) -> dict[str, np.ndarray]:
-        """Gradients of v . f w.r.t. every tensor, from one fresh forward and backward."""
-        call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
-        f()
-        grad_input = strict_array(backward(built, case, x, v), what="grad of input", shape=x.shape, dtype=np.float64)
-        return {"input": grad_input, **{n: g.astype(np.float64) for n, g in zip(built.names, grads(built, case))}}
+    def gradients(row: tuple) -> dict[str, np.ndarray]:
+        """Gradients of v . f w.r.t. every tensor, from one fresh forward and backward (helpers.backward_rows)."""
+        out, grad_input, grad_parameters = row
+        output(out)
+        got = checked_parameter_list(grad_parameters, name, "grad_parameters", built.names, shapes)
+        return {"input": strict_array(grad_input, what="grad of input", shape=x.shape, dtype=np.float64),
+                **{n: g.astype(np.float64) for n, g in zip(built.names, got)}}
+
+    def backward_with(upstream: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        rows = call(f"{name}.zero_grad(), forward and backward", beside(impl, "helpers").backward_rows, built.layer,
+                    x, upstream)
+        return [gradients(row) for row in rows]
 
     out_size = int(np.prod(out_shape))
     if out_size <= fd.FULL_LIMIT and all(t.size <= fd.FULL_LIMIT for t in tensors.values()):
-        rows = [backward_with(np.eye(out_size)[k].reshape(out_shape)) for k in range(out_size)]
-        for name, tensor in tensors.items():
-            analytical = np.stack([row[name].reshape(-1) for row in rows]) if rows else np.zeros((0, tensor.size))
-            fd.assert_jacobians_close(f"grad of {name}", analytical, fd.numerical_jacobian(f, tensor),
-                                      out_shape, tensor.shape)
+        rows = backward_with([np.eye(out_size)[k].reshape(out_shape) for k in range(out_size)])
+        for tensor_name, tensor in tensors.items():
+            analytical = np.stack([row[tensor_name].reshape(-1) for row in rows]) if rows else \
+                np.zeros((0, tensor.size))
+            numerical = fd.numerical_jacobian(forward_method, (x,), tensor, result=output, what=f"{name}.forward")
+            fd.assert_jacobians_close(f"grad of {tensor_name}", analytical, numerical, out_shape, tensor.shape)
         return
     rng = np.random.default_rng([case.seed, 2])
-    analytical: dict[str, list[float]] = {name: [] for name in tensors}
-    numerical: dict[str, list[float]] = {name: [] for name in tensors}
+    analytical: dict[str, list[float]] = {tensor_name: [] for tensor_name in tensors}
+    numerical: dict[str, list[float]] = {tensor_name: [] for tensor_name in tensors}
+
+    def f() -> np.ndarray:
+        return output(forward(built, case, x))
+
     for _ in range(fd.DIRECTIONS):
         v = rng.standard_normal(out_shape)
-        gradients = backward_with(v)
-        for name, tensor in tensors.items():
+        (row,) = backward_with([v])
+        for tensor_name, tensor in tensors.items():
             derivative, direction = fd.numerical_directional(f, tensor, rng.standard_normal(tensor.shape), v)
-            numerical[name].append(derivative)
-            analytical[name].append(float(np.vdot(gradients[name], direction)))
-    for name in tensors:
-        fd.assert_directional_close(f"grad of {name}", analytical[name], numerical[name])
+            numerical[tensor_name].append(derivative)
+            analytical[tensor_name].append(float(np.vdot(row[tensor_name], direction)))
+    for tensor_name in tensors:
+        fd.assert_directional_close(f"grad of {tensor_name}", analytical[tensor_name], numerical[tensor_name])
 
 
 def gradients_accumulate(impl: Any, case: LayerCase) -> None:

@@ -67,7 +67,10 @@ def loss_gradient_matches_finite_differences(impl: Any, case: CriterionCase) -> 
     criterion = _make(impl, case)
     x = case.x.copy()
     analytical = strict_array(_grad(criterion, case, x.copy()), what="grad of input", shape=x.shape, dtype=np.float64)
-    numerical = fd.numerical_jacobian(lambda: np.array([_loss(criterion, case, x)]), x)
+    name = case.spec.name
+    numerical = fd.numerical_jacobian(method(criterion, "forward", name), (x, case.target.copy()), x,
+                                      result=lambda loss: np.array([strict_float(loss, what=f"{name}.forward (the loss)")]),
+                                      what=f"{name}.forward")
     fd.assert_jacobians_close("grad of input", analytical.reshape(1, -1), numerical, (1,), x.shape)
 
 

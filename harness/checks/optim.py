@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import reference
 from harness import strategies as s
+from harness.boundary import beside
 from harness.compare import CheckFailure, assert_close
 from harness.registry import OptimizerSpec
 from harness.sandbox.student import call, method
@@ -40,26 +41,9 @@ def optimizer_cases(draw: st.DrawFn, spec: OptimizerSpec) -> OptimizerCase:
                          draw(s.seeds(), label="seed"))
 
 
-class ParameterHolder:
-    """A module with parameters and nothing else: the optimizer is checked apart from any layer."""
-
-    def __init__(self, values: list[np.ndarray]) -> None:
-        self.params = [v.copy() for v in values]
-        self.grads = [np.zeros_like(v) for v in values]
-
-    def parameters(self) -> list[np.ndarray]:
-        return self.params
-
-    def grad_parameters(self) -> list[np.ndarray]:
-        return self.grads
-
-    def zero_grad(self) -> None:
-        for grad in self.grads:
-            grad.fill(0.0)
-
-
-def _optimizer(impl: Any, case: OptimizerCase) -> tuple[Any, ParameterHolder]:
-    holder = ParameterHolder(case.initial())
+def _optimizer(impl: Any, case: OptimizerCase) -> tuple[Any, Any]:
+    """The implementation's optimizer over a ParameterHolder built beside it (in its sandbox, when it has one)."""
+    holder = beside(impl, "helpers").ParameterHolder(case.initial())
     return call(f"constructing {case!r}", case.spec.make, impl, holder, case.args), holder
 
 

@@ -12,6 +12,15 @@ class CheckFailure(AssertionError):
     """A check's verdict: what failed, by how much, and (where the numbers fit a known mistake) a hint."""
 
 
+class RaisedInSubmission(Exception):  # noqa: N818 - named for what it reports
+    """An exception the submission raised in the sandbox, as the sandbox reported it: its type's name, its
+    message, and the student's line that raised it."""
+
+    def __init__(self, type_name: str, message: str, where: str | None) -> None:
+        super().__init__(message)
+        self.type_name, self.message, self.where = type_name, message, where
+
+
 HARNESS = str(Path(__file__).resolve().parent)
 # Frames of these are never the student's: the harness (its adapters included), NumPy, the standard library.
 NOT_STUDENT = (HARNESS, "/site-packages/", "/dist-packages/", "/lib/python3")
@@ -32,6 +41,8 @@ def describe(value: Any) -> str:
     if isinstance(value, list | tuple):
         return f"a {type(value).__name__} of {len(value)}: [{', '.join(describe(v) for v in value[:4])}" + \
             (", ...]" if len(value) > 4 else "]")
+    if hasattr(type(value), "sandboxed_type"):  # a handle to an object in the sandbox (harness/boundary.py)
+        return f"an object of type {value.sandboxed_type}"
     return "None" if value is None else f"{type(value).__name__} {value!r:.60}"
 
 
@@ -56,6 +67,9 @@ def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except CheckFailure:
         raise
+    except RaisedInSubmission as error:
+        where = f"\n  at {error.where}" if error.where else ""
+        raise CheckFailure(f"{what} raised {error.type_name}: {error.message}{where}") from None
     except Exception as error:  # noqa: BLE001 - any failure of the code under test is a verdict, not a crash
         frame = student_frame(error.__traceback__)
         raise CheckFailure(

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from harness.cases import layer_cases
 from harness.checks import kinks as kink_checks
 from harness.checks import layer as checks
-from harness.checks.optim import ParameterHolder
 from harness.compare import CheckFailure
 from harness.registry import SPECS
 from harness.sandbox import adapters
 from harness.sandbox.adapters import cached_backward, update_only
+from harness.sandbox.helpers import ParameterHolder
 from harness.sandbox.loading import load_implementation
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from harness.data import MnistData, MnistFormatError, MnistNotFoundError, load_mnist
-from harness.training import batches
+from harness.sandbox.training import batches
 
 N_TRAIN, N_TEST = 24, 10
 

@@ -1,0 +1,29 @@
+"""The harness's options: each a command-line flag and an environment variable (shown in --help); the flag wins."""
+
+import os
+
+import pytest
+
+OPTIONS = {  # option: (environment variable, default, help)
+    "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
+    "api": ("NN_API", "native", "the course profile it is written in: a shipped profile's name (native, torch7, "
+            "practical_dl, cs231n, ...), a path to a profile .toml, or auto (docs/adapters.md)"),
+    "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
+    "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
+    "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
+    "repro_dir": ("NN_REPRO_DIR", None, "save each failing layer case here as .npz + a standalone script"),
+    # grading (docs/grading.md): harness/grading.py, harness/isolation.py, harness/boundary.py
+    "grade_json": ("NN_GRADE_JSON", None, "write a Gradescope results.json here (also when the run is cut short)"),
+    "weights": ("NN_WEIGHTS", None, "points table replacing harness/weights.toml"),
+    "check_timeout": ("NN_CHECK_TIMEOUT", None, "seconds per check before it fails as timed out (default 60; "
+                      "end-to-end checks: pytest-timeout's --timeout)"),
+    "memory_limit_mb": ("NN_MEMORY_LIMIT_MB", None, "address-space limit of the sandbox process running the "
+                        "implementation, in MB (default 4096; 0 for none)"),
+    "grade_over": ("NN_GRADE_OVER", "expressible", "the grade: over the checks the profile grades (expressible) "
+                   "or over the whole contract (contract)"),
+}
+
+
+def option(config: pytest.Config, name: str) -> str | None:
+    env, default, _ = OPTIONS[name]
+    return config.getoption(name) or os.environ.get(env) or default

@@ -1,0 +1,60 @@
+"""Objects the checks build beside the submission (in the sandbox), so the submission's code can use them."""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+class ParameterHolder:
+    """A module with parameters and nothing else: an optimizer is checked apart from any layer."""
+
+    def __init__(self, values: list[np.ndarray]) -> None:
+        self.params = [np.array(v, dtype=np.float64) for v in values]
+        self.grads = [np.zeros_like(v) for v in self.params]
+
+    def parameters(self) -> list[np.ndarray]:
+        return self.params
+
+    def grad_parameters(self) -> list[np.ndarray]:
+        return self.grads
+
+    def zero_grad(self) -> None:
+        for grad in self.grads:
+            grad.fill(0.0)
+
+
+def _kept(value: object) -> object:
+    """An output as it was when returned (a layer may hand out the same buffer every call)."""
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def central_differences(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: float) -> tuple[list, list, list, list]:
+    """fn(*args) with each element of `wrt` moved by +eps, then by -eps (restored after each): the outputs and the
+    values actually stored (float32 rounds the step). harness/finite_diff.py's loop, run beside the code it calls so
+    that its 2n calls are one request; the trusted side checks every output and takes the differences."""
+    flat = wrt.reshape(-1)  # a view of a contiguous array: writing to it perturbs what fn reads
+    plus, minus, highs, lows = [], [], [], []
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        highs.append(float(flat[i]))
+        plus.append(_kept(fn(*args)))
+        flat[i] = original - eps
+        lows.append(float(flat[i]))
+        minus.append(_kept(fn(*args)))
+        flat[i] = original
+    return plus, minus, highs, lows
+
+
+def backward_rows(layer: Any, x: np.ndarray, upstream: list[np.ndarray]) -> list[tuple]:
+    """For each upstream gradient: zero_grad(), forward(x), backward(x, g), grad_parameters(); what each returned
+    (copies), for the trusted side to check. One request for the rows of a full Jacobian."""
+    rows = []
+    for g in upstream:
+        layer.zero_grad()
+        out = _kept(layer.forward(x))
+        grad_input = _kept(layer.backward(x, g))
+        grads = layer.grad_parameters()
+        rows.append((out, grad_input, [_kept(v) for v in grads] if isinstance(grads, list | tuple) else grads))
+    return rows
