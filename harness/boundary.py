@@ -17,6 +17,7 @@ import importlib
 import importlib.machinery
 import itertools
 import json
+import linecache
 import os
 import re
 import select
@@ -475,7 +476,8 @@ class Sandbox:
         """faulthandler's frames in the submission's files (innermost first), as the student knows the paths."""
         copy = str(self.folder / "sub")
         frames = re.findall(r'File "([^"]+)", line (\d+)', text)
-        return [f"{path.replace(copy, self.original)}:{line}" for path, line in frames if path.startswith(copy)]
+        shown = [(path.replace(copy, self.original), int(line)) for path, line in frames if path.startswith(copy)]
+        return [f"{path}:{line}: {linecache.getline(path, line).strip()}" for path, line in shown]
 
     def _fault_text(self) -> str:
         try:
@@ -500,14 +502,22 @@ class Sandbox:
         source = submission_source(self.target)
         self.original = str(source.parent if source else Path(self.target).resolve().parent)
         target = copy_submission(source, sub) if source else self.target
+        shown = {str(sub): self.original}
+        api = self.api
+        if api.endswith(".toml") and Path(api).is_file():  # the grader's own profile: the sandbox reads a copy
+            course = self.folder / "profiles"
+            course.mkdir(mode=0o755)
+            for toml in Path(api).resolve().parent.glob("*.toml"):  # with the files it may extend
+                shutil.copy(toml, course / toml.name)
+            api, shown[str(course)] = str(course / Path(api).name), str(Path(api).resolve().parent)
         numpy = Path(np.__file__).resolve().parent
         dirs = {"numpy": str(numpy)}
         if (numpy.parent / "numpy.libs").is_dir():
             dirs["numpy.libs"] = str(numpy.parent / "numpy.libs")
         paths = sysconfig.get_paths()
         hide = sorted({str(PROJECT), paths["purelib"], paths["platlib"], *self.hide})
-        return {"root": str(self.folder), "target": str(target), "copy": str(sub), "original": self.original,
-                "api": self.api, "stdlib": paths["stdlib"], "numpy": dirs, "hide": hide,
+        return {"root": str(self.folder), "target": str(target), "copy": str(sub), "shown": shown, "api": api,
+                "stdlib": paths["stdlib"], "numpy": dirs, "hide": hide,
                 "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s, "file_mb": self.limits.file_mb,
                 "processes": self.limits.processes, "uid": UID_BASE + os.getpid() % 100_000}
 

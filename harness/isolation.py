@@ -25,6 +25,7 @@ import pytest
 
 from harness.boundary import Hello, Limits, Sandbox, SandboxLost
 from harness.options import option
+from harness.sandbox.adapters import profile as profiles
 from harness.sandbox.student import CheckFailure
 
 STATE_ENV = "NN_STATE_DIR"  # set by the controller for its workers; internal
@@ -125,10 +126,13 @@ class Isolation:
             return
         os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="nn-harness-")  # inherited by the workers spawned later
         hello = self.sandbox.start()
+        requested = option(self.config, "api") or "native"
+        # The sandbox's word is a choice among the shipped profiles (--api auto), never a file it could have written.
+        hello.style = hello.style if requested == "auto" and hello.style in profiles.shipped_names() else \
+            "native" if requested == "auto" else requested
         self.config.stash[HELLO_KEY] = hello
         os.environ[VERDICT_ENV] = json.dumps(asdict(hello))
-        if hello.ok:
-            self.sandbox.api = hello.style  # --api auto: the profile it chose, for every restart too
+        self.sandbox.api = hello.style  # --api auto: the profile it chose, for every restart too
         if self.xdist:
             self.sandbox.stop()  # the workers run the checks, each with a sandbox of its own
 

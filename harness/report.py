@@ -18,6 +18,8 @@ import pytest
 
 from harness import grading, isolation
 from harness.grading import Check
+from harness.options import OPTIONS, option
+from harness.plugin import style
 from harness.registry import SPECS
 from harness.sandbox import adapters
 
@@ -79,8 +81,6 @@ class Verdicts:
     """The controller's record of every check: from the reports, the manifest, and the crash notes."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from harness.plugin import option, style
-
         self.config = config
         self.profile = adapters.profile_for(style(config))
         self.grade_over = option(config, "grade_over")
@@ -166,8 +166,6 @@ class Verdicts:
         return sorted(self.checks.values(), key=lambda c: (rank.get(c.layer, len(rank)), c.layer))
 
     def summary(self) -> list[str]:
-        from harness.plugin import OPTIONS, option
-
         lines = isolation.header_lines(self.config, option(self.config, "impl"))
         for name in OPTIONS:
             if name == "api" and any(line.startswith("api:") for line in lines):

@@ -23,12 +23,13 @@ from harness.sandbox.student import CheckFailure
 
 
 class Server:
-    def __init__(self, copy: str, original: str) -> None:
+    def __init__(self, copy: str, shown: dict[str, str]) -> None:
         self.objects: dict[int, Any] = {}  # handle -> object (kept alive while the trusted side holds it)
         self.handles: dict[int, int] = {}  # id(object) -> handle
         self.last: dict[int, tuple] = {}  # array handle -> its fingerprint as the trusted side last saw it
         self.next = 1
-        self.copy, self.original = copy, original  # the submission's copy here, and where the student sees it
+        self.copy = copy  # the submission's copy, here
+        self.paths = shown  # copy here -> where the student (or the grader) knows it
 
     # -- handles
     def export(self, value: Any) -> int:
@@ -137,8 +138,10 @@ class Server:
                 "frame": where}
 
     def shown(self, text: str) -> str:
-        """Paths as the student knows them (the submission runs from a copy)."""
-        return text.replace(self.copy, self.original)
+        """Paths as the student and the grader know them (the sandbox reads copies)."""
+        for copy, original in self.paths.items():
+            text = text.replace(copy, original)
+        return text
 
     def loaded_files(self) -> list[str]:
         files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
@@ -172,7 +175,7 @@ def hello(config: dict, server: Server, jail: dict) -> tuple[Any, dict]:
 
 
 def serve(config: dict, jail: dict) -> None:
-    server = Server(config["copy"], config["original"])
+    server = Server(config["copy"], config["shown"])
     module, info = hello(config, server, jail)
     enc = wire.Encoder(server.encode_other)
     info["root"] = enc(module) if module is not None else None

@@ -1,0 +1,200 @@
+"""The trust boundary (harness/boundary.py, harness/sandbox/): what crosses it, what the sandbox can see, and how a
+lost sandbox is reported. Each test starts a sandbox on a small submission written to tmp_path."""
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.boundary import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost
+from harness.sandbox import wire
+from harness.sandbox.student import CheckFailure, call
+
+LAYER = '''
+import numpy as np
+
+class Scale:
+    def __init__(self, n):
+        self.w = np.ones(n)
+        self.g = np.zeros(n)
+
+    def forward(self, x):
+        return x * self.w
+
+    def backward(self, x, grad):
+        self.g += (grad * x).sum(axis=0)
+        return grad * self.w
+
+    def parameters(self):
+        return [self.w]
+
+    def grad_parameters(self):
+        return [self.g]
+
+    def zero_grad(self):
+        self.g[...] = 0
+'''
+
+
+def sandbox(tmp_path: Path, source: str, **limits) -> Sandbox:
+    path = tmp_path / "sub.py"
+    path.write_text(textwrap.dedent(source))
+    box = Sandbox(str(path), "native", Limits(**limits), [])
+    hello = box.start()
+    assert hello.ok, hello.error
+    return box
+
+
+@pytest.fixture
+def box(tmp_path):
+    box = sandbox(tmp_path, LAYER + '''
+def probe(what):
+    """What the sandbox can reach, for the tests below."""
+    import importlib, os
+    if what == "listdir":
+        return os.listdir(PROJECT)
+    try:
+        importlib.import_module(what)
+        return "imported"
+    except ImportError as error:
+        return type(error).__name__
+'''.replace("PROJECT", repr(str(PROJECT))))
+    yield box
+    box.stop()
+
+
+# ---------------------------------------------------------------------------------------------------- the wire
+
+def test_an_array_crosses_as_dtype_shape_and_bytes_only():
+    blobs = []
+    node = wire.array_node(np.arange(6.0).reshape(2, 3), lambda b: blobs.append(b) or len(blobs) - 1)
+    assert node["dtype"] == "<f8" and node["shape"] == [2, 3]
+    assert np.array_equal(wire.node_array(node, blobs), np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.parametrize("node, reason", [
+    ({"array": 0, "dtype": "|O", "shape": [1]}, "only bool, integer and float"),
+    ({"array": 0, "dtype": "<U3", "shape": [1]}, "only bool, integer and float"),
+    ({"array": 0, "dtype": "<f8", "shape": [1000000]}, "holds 8 bytes"),
+    ({"array": 0, "dtype": "<f8", "shape": [-1]}, "shape"),
+    ({"array": 5, "dtype": "<f8", "shape": [1]}, "no blob"),
+])
+def test_what_is_not_a_plain_numeric_array_is_refused(node, reason):
+    with pytest.raises(wire.WireError, match=reason):
+        wire.node_array(node, [b"\0" * 8])
+
+
+def test_a_frame_past_the_limit_is_refused_before_it_is_read():
+    read, write = os.pipe()
+    os.write(write, (1 << 40).to_bytes(8, "big"))
+    with pytest.raises(wire.WireError, match="more than the limit"):
+        wire.read_frame(read)
+    os.close(read)
+    os.close(write)
+
+
+def test_deep_nesting_is_refused():
+    tree = [1]
+    for _ in range(wire.MAX_DEPTH + 2):
+        tree = {"list": [tree]}
+    with pytest.raises(wire.WireError, match="nested"):
+        wire.decode(tree, [], lambda node: None)
+
+
+# ------------------------------------------------------------------------------------------- shared arrays
+
+def test_arrays_handed_out_stay_the_live_buffers(box):
+    layer = box.root.Scale(3)
+    weights, grads = layer.parameters()[0], layer.grad_parameters()[0]
+    assert layer.grad_parameters()[0] is grads, "the same buffer twice is the same array here"
+    weights[...] = 2.0  # written here: the sandbox's layer computes with it
+    x = np.arange(6.0).reshape(2, 3)
+    assert np.array_equal(layer.forward(x), 2 * x)
+    layer.backward(x, np.ones((2, 3)))
+    assert np.array_equal(grads, x.sum(axis=0)), "the sandbox's accumulation shows in the held buffer"
+    layer.zero_grad()
+    assert not grads.any(), "zero_grad in place there zeroes the buffer held here"
+
+
+def test_a_write_into_an_array_dropped_since_still_reaches_the_sandbox(box):
+    layer = box.root.Scale(2)
+    layer.parameters()[0][...] = 5.0  # the list and the array are dropped at once
+    assert np.array_equal(layer.forward(np.ones((1, 2))), [[5.0, 5.0]])
+
+
+def test_an_input_modified_in_place_by_the_submission_is_modified_here(tmp_path):
+    box = sandbox(tmp_path, "def negate(x):\n    x *= -1\n    return None\n")
+    x = np.ones(3)
+    box.root.negate(x)
+    assert np.array_equal(x, -np.ones(3))
+    box.stop()
+
+
+def test_what_the_submission_raises_names_its_line(box):
+    layer = box.root.Scale(2)
+    with pytest.raises(CheckFailure, match=r"Scale.forward raised ValueError: .*\n  at .*sub.py:\d+: return x \* self.w"):
+        call("Scale.forward", layer.forward, np.ones((2, 3)))
+
+
+# ------------------------------------------------------------------------------------------------ the view
+
+def test_torch_and_the_graders_packages_are_not_importable(box):
+    for name in ("torch", "impl", "reference", "hypothesis", "harness.plugin"):
+        assert box.root.probe(name) in ("ModuleNotFoundError", "ImportError"), name
+    assert box.root.probe("numpy") == "imported"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="hiding the grader's files and dropping the uid need root")
+def test_as_root_the_graders_checkout_is_hidden_and_the_uid_dropped(box):
+    assert box.root.probe("listdir") == [], "the grader's checkout is an empty folder in the sandbox"
+    assert box.hello.uid >= UID_BASE
+    assert "namespace" in box.hello.view
+
+
+# -------------------------------------------------------------------------------------------- lost sandboxes
+
+@pytest.mark.parametrize("source, reason", [
+    ("def f():\n    while True:\n        pass\n", r"timed out after 1 s .*\n  was running: .*sub.py:2: while True:"),
+    ("def f():\n    import ctypes\n    ctypes.string_at(0)\n", "killed by signal SIGSEGV"),
+    ("def f():\n    import os\n    os._exit(7)\n", "exited with code 7"),
+])
+def test_a_lost_sandbox_fails_the_check_with_the_reason_and_is_replaced(tmp_path, source, reason):
+    box = sandbox(tmp_path, source)
+    box.begin(1.0)
+    with pytest.raises(SandboxLost, match=reason):
+        box.root.f()
+    with pytest.raises(SandboxLost):  # the rest of that check fails at once
+        box.root.f()
+    box.begin(1.0)  # the next check: a new sandbox
+    assert callable(box.root.f)
+    box.stop()
+
+
+def test_a_framework_mapped_in_the_sandbox_is_found(tmp_path):
+    box = sandbox(tmp_path, '''
+        import mmap
+        def map_library():
+            with open("libtorch_cpu.so", "wb") as f:
+                f.write(b"\\0" * 4096)
+            global KEEP
+            with open("libtorch_cpu.so", "rb") as f:
+                KEEP = mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ)
+    ''')
+    assert box.end() == []
+    box.root.map_library()
+    found = box.end()
+    assert found and found[0].startswith("torch (") and box.lost, "it is replaced before the next check"
+
+
+def test_a_huge_allocation_is_a_memory_error_not_a_dead_machine(tmp_path):
+    box = sandbox(tmp_path, "import numpy as np\ndef f():\n    return np.ones((40000, 40000))\n", memory_mb=1024)
+    with pytest.raises(CheckFailure, match="MemoryError"):
+        call("f", box.root.f)
+    box.stop()
+
+
+def test_hello_is_plain_data(box):
+    assert json.loads(json.dumps(box.hello.__dict__))["ok"] is True
