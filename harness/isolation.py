@@ -26,7 +26,7 @@ import pytest
 from harness.boundary import Hello, Limits, Sandbox, SandboxLost
 from harness.options import option
 from harness.sandbox.adapters import profile as profiles
-from harness.sandbox.student import CheckFailure
+from harness.sandbox.loading import required
 
 STATE_ENV = "NN_STATE_DIR"  # set by the controller for its workers; internal
 VERDICT_ENV = "NN_IMPORT_VERDICT"  # the controller's sandbox's Hello, for the workers; internal
@@ -75,21 +75,9 @@ class Submission:
     def error(self) -> str | None:
         return self.hello.error
 
-    @property
-    def origin(self) -> str:
-        return self.hello.origin
-
     def require(self, names: tuple[str, ...]) -> Any:
         """The namespace, when it defines every name; CheckFailure otherwise."""
-        if not self.hello.ok:
-            raise CheckFailure(f"could not import the implementation {self.target!r}:\n{self.error}")
-        module = self.module
-        missing = [name for name in names if not hasattr(module, name)]
-        if missing:
-            why = getattr(module, "__missing__", {})  # which course names an --api profile's submission lacks
-            reasons = "".join(f"\n  {name}: {why[name]}" for name in missing if isinstance(why, dict) and name in why)
-            raise CheckFailure(f"{self.target} does not define {', '.join(missing)}: not implemented{reasons}")
-        return module
+        return required(self.target, self.module if self.hello.ok else None, self.error, names)
 
     def loaded_files(self) -> list[str]:
         """The submission's source files the sandbox has loaded so far (its entry and what that imported)."""
@@ -197,9 +185,9 @@ def hello(config: pytest.Config) -> Hello | None:
     return found
 
 
-def crash_reason(nodeid: str) -> str:
-    return ("the pytest worker running this check ended (the submission runs in a sandbox of its own, so this is "
-            "the grader's process: out of memory, or killed from outside)")
+# A pytest worker that died (xdist reports it): the grader's own process, since the submission runs in a sandbox.
+WORKER_DIED = ("the pytest worker running this check ended (the submission runs in a sandbox of its own, so this is "
+               "the grader's process: out of memory, or killed from outside)")
 
 
 def header_lines(config: pytest.Config, target: str) -> list[str]:

@@ -137,7 +137,7 @@ class Verdicts:
             return  # whatever the process running the submission reported
         if crashed:
             self.crashes += 1
-            check.outcome, check.message = "failed", isolation.crash_reason(report.nodeid)
+            check.outcome, check.message = "failed", isolation.WORKER_DIED
         elif report.failed and check.outcome != "failed":
             check.outcome, check.message = "failed", _message(report.longreprtext)
             if grading.IMPORT_FAILURE in check.message and self.import_error is None:

@@ -8,6 +8,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from harness.sandbox.student import CheckFailure
 
@@ -26,15 +27,20 @@ class Implementation:
 
     def require(self, names: tuple[str, ...]) -> ModuleType:
         """The module, when it defines every name; CheckFailure otherwise."""
-        if self.module is None:
-            raise CheckFailure(f"could not import the implementation {self.target!r}:\n{self.error}")
-        missing = [name for name in names if not hasattr(self.module, name)]
-        if missing:
-            # An --api profile's namespace says which course names the submission lacks (harness/sandbox/adapters).
-            why = getattr(self.module, "__missing__", {})
-            reasons = "".join(f"\n  {name}: {why[name]}" for name in missing if name in why)
-            raise CheckFailure(f"{self.target} does not define {', '.join(missing)}: not implemented{reasons}")
-        return self.module
+        return required(self.target, self.module, self.error, names)
+
+
+def required(target: str, module: Any, error: str | None, names: tuple[str, ...]) -> Any:
+    """`module` (the submission, or its namespace under an --api profile), when it was imported and defines every
+    name; CheckFailure saying why not otherwise. Handles to the sandbox's namespace (harness/isolation.py) too."""
+    if module is None:
+        raise CheckFailure(f"could not import the implementation {target!r}:\n{error}")
+    missing = [name for name in names if not hasattr(module, name)]
+    if missing:
+        why = getattr(module, "__missing__", {})  # which course names an --api profile's namespace lacks
+        reasons = "".join(f"\n  {name}: {why[name]}" for name in missing if isinstance(why, dict) and name in why)
+        raise CheckFailure(f"{target} does not define {', '.join(missing)}: not implemented{reasons}")
+    return module
 
 
 def _unique_name(path: Path) -> str:

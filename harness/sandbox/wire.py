@@ -66,7 +66,7 @@ def read_exactly(fd: int, size: int, wait: Callable[[], None] | None = None) -> 
     return b"".join(chunks)
 
 
-def read_frame(fd: int, wait: Callable[[], None] | None = None, limit: int = MAX_FRAME) -> tuple[dict, list[bytes]]:
+def read_frame(fd: int, wait: Callable[[], None] | None = None, limit: int = MAX_FRAME) -> tuple[dict, list]:
     (size,) = _LENGTH.unpack(read_exactly(fd, _LENGTH.size, wait))
     if size > limit:
         raise WireError(f"a message of {size} bytes (more than the limit of {limit})")
@@ -82,11 +82,11 @@ def read_frame(fd: int, wait: Callable[[], None] | None = None, limit: int = MAX
         raise WireError(f"a header that is not JSON ({type(error).__name__})") from None
     if not isinstance(header, dict):
         raise WireError("a header that is not a JSON object")
-    blobs, at = [], _HEADER.size + head_size
+    blobs, at, view = [], _HEADER.size + head_size, memoryview(payload)  # slices of a view: no copies
     for length in header.get("blobs", []):
         if not isinstance(length, int) or length < 0 or at + length > size:
             raise WireError("a blob length that does not fit the message")
-        blobs.append(payload[at:at + length])
+        blobs.append(view[at:at + length])
         at += length
     return header, blobs
 
