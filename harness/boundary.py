@@ -197,10 +197,11 @@ class Sandbox:
         self.stop()
         self._reset_tables()
         self.lost = None
-        self.folder = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))
-        os.chmod(self.folder, 0o755)
+        self.folder = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))  # 0700: no other sandbox (other uid) enters
         try:
             config = self._prepare()
+            if os.geteuid() == 0:
+                os.chown(self.folder, config["uid"], config["uid"])  # its own uid, and root, may enter
         except (OSError, ValueError) as error:
             self.hello = Hello(False, self.target, f"the submission could not be prepared for the sandbox: {error}")
             return self.hello
@@ -208,7 +209,7 @@ class Sandbox:
         self._replies, replies = os.pipe()
         fcntl.fcntl(self._requests, fcntl.F_SETFL, os.O_NONBLOCK)
         config["fds"] = [requests, replies]
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - held for the sandbox's life
+        self.log = open(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")  # noqa: SIM115
         boot = (f"import sys; sys.path[:0] = [{str(self.folder / 'lib')!r}]; "
                 "from harness.sandbox.jail import start; start()")
         work = str(self.folder / "work")
@@ -227,7 +228,7 @@ class Sandbox:
             self.root = wire.decode(info.pop("root"), blobs, lambda node: self._tagged(node, blobs))
             self.hello = Hello(**{k: v for k, v in info.items() if k in Hello.__dataclass_fields__})
         except (TimeoutError, EOFError, wire.WireError, KeyError, TypeError) as error:
-            reason = self._kill_reason(error, "importing the implementation")
+            reason = self._kill_reason(error, "the import")
             self.hello = Hello(False, self.target, None)
             self.lost = reason
             self.hello.error = reason
@@ -446,7 +447,7 @@ class Sandbox:
         if isinstance(error, TimeoutError) and process is not None:
             where = self._where_stuck(process)
             self.stop()
-            return f"timed out after {self.seconds:g} s (the sandbox running {during} was stopped){where}"
+            return f"timed out after {self.seconds:g} s (the sandbox was stopped during {during}){where}"
         if isinstance(error, wire.WireError):
             self.stop()
             return f"the sandbox sent a message that is not valid: {error}"

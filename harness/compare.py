@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness.sandbox.student import CheckFailure  # noqa: F401 - the checks' failure type, raised on both sides
+from harness.sandbox.student import CheckFailure, describe
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def strict_array(value: object, *, what: str, shape: tuple[int, ...], dtype: np.
     dtype = np.dtype(dtype)
     if not isinstance(value, np.ndarray):
         raise CheckFailure(
-            f"{what}: expected a numpy.ndarray of shape {shape} and dtype {dtype}, got {type(value).__name__}"
+            f"{what}: expected a numpy.ndarray of shape {shape} and dtype {dtype}, got {describe(value)}"
             + (" (None: did the method forget to return?)" if value is None else "")
         )
     if value.shape != shape:
@@ -81,7 +81,7 @@ def strict_float(value: object, *, what: str) -> float:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
     if not isinstance(value, (float, int, np.floating, np.integer)) or isinstance(value, bool):
-        raise CheckFailure(f"{what}: expected a float, got {type(value).__name__}")
+        raise CheckFailure(f"{what}: expected a float, got {describe(value)}")
     return float(value)
 
 

@@ -196,6 +196,7 @@ def header_lines(config: pytest.Config, target: str) -> list[str]:
     if found is None:
         return [f"implementation: {target} (not started)"]
     if not found.ok:
-        first = (found.error or "").strip().splitlines()
-        return [f"implementation: {target} (IMPORT FAILED{': ' + first[-1] if first else ''})"]
+        lines = (found.error or "").strip().splitlines()
+        why = lines[0] if lines and lines[0].startswith(("timed out", "the sandbox")) else lines[-1] if lines else ""
+        return [f"implementation: {target} (IMPORT FAILED{': ' + why if why else ''})"]
     return [f"implementation: {target} ({found.origin})", *found.header, f"sandbox: uid {found.uid}, {found.view}"]

@@ -1,21 +1,36 @@
-"""Wrong layers, plus the harness's comparison functions patched at import to do nothing."""
+"""Wrong layers, plus the harness's comparison functions patched at import to do nothing. The checks compare in
+the grader's process, which never imports the submission: in the sandbox harness.checks is not even importable,
+and what is (harness.sandbox) is patched only there."""
 import numpy as np
 from _layers import Linear as _Linear
 from _layers import ReLU as _ReLU
-
-import harness.checks
-import harness.compare
-import harness.checks.kinks
 
 
 def _never_fails(*args, **kwargs):
     return None
 
 
-for module in (harness.compare, harness.checks, harness.checks.kinks):
-    if hasattr(module, "assert_close"):
-        module.assert_close = _never_fails
-harness.compare.Comparison.passed = property(lambda self: True)
+try:
+    import harness.checks
+    import harness.checks.kinks
+    import harness.compare
+except ImportError:
+    PATCHED_CHECKS = False
+else:
+    for module in (harness.compare, harness.checks, harness.checks.kinks):
+        if hasattr(module, "assert_close"):
+            module.assert_close = _never_fails
+    harness.compare.Comparison.passed = property(lambda self: True)
+    PATCHED_CHECKS = True
+
+try:
+    import harness.sandbox.student as _student
+except ImportError:
+    PATCHED_SANDBOX = False
+else:  # the sandbox's own copy: whatever it says about a failure, the grader decides
+    _student.CheckFailure.__init__ = lambda self, *args: Exception.__init__(self, "passed")
+    _student.returned = lambda what, value, expected: value
+    PATCHED_SANDBOX = True
 
 
 class Linear(_Linear):
