@@ -182,6 +182,7 @@ class Sandbox:
         self.seconds: float | None = None
         self.hello: Hello | None = None
         self.root: Any = None
+        self.uid: int | None = None
         self._reset_tables()
 
     def _reset_tables(self) -> None:
@@ -200,8 +201,9 @@ class Sandbox:
         self.folder = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))  # 0700: no other sandbox (other uid) enters
         try:
             config = self._prepare()
-            if os.geteuid() == 0:
-                os.chown(self.folder, config["uid"], config["uid"])  # its own uid, and root, may enter
+            self.uid = config["uid"] if os.geteuid() == 0 else None  # ours to choose and to kill, not its to say
+            if self.uid is not None:
+                os.chown(self.folder, self.uid, self.uid)  # its own uid, and root, may enter
         except (OSError, ValueError) as error:
             self.hello = Hello(False, self.target, f"the submission could not be prepared for the sandbox: {error}")
             return self.hello
@@ -226,7 +228,7 @@ class Sandbox:
             header, blobs = wire.read_frame(self._replies, self._wait_readable)
             info = header["hello"]
             self.root = wire.decode(info.pop("root"), blobs, lambda node: self._tagged(node, blobs))
-            self.hello = Hello(**{k: v for k, v in info.items() if k in Hello.__dataclass_fields__})
+            self.hello = _hello(info, self.uid)
         except (TimeoutError, EOFError, wire.WireError, KeyError, TypeError) as error:
             reason = self._kill_reason(error, "the import")
             self.hello = Hello(False, self.target, None)
@@ -253,7 +255,7 @@ class Sandbox:
                     pass
             self.log.close()
         folder = getattr(self, "folder", None)
-        if folder is not None and process is not None:
+        if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
             self.log_path.unlink(missing_ok=True)
 
@@ -263,8 +265,8 @@ class Sandbox:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        uid = self.hello.uid if self.hello else None
-        if uid is None or uid < UID_BASE or os.geteuid() != 0:
+        uid = self.uid
+        if uid is None:
             return
         for _ in range(5):  # a fork bomb may be forking while we kill
             pids = [pid for pid in _pids() if _uid_of(pid) == uid]
@@ -531,6 +533,15 @@ def beside(obj: Any, service: str) -> Any:
     if isinstance(obj, Remote):
         return obj._sandbox.service(service)
     return importlib.import_module(SERVICES[service])
+
+
+def _hello(info: dict, uid: int | None) -> Hello:
+    """The sandbox's report as plain, typed data (it is the submission's process: nothing it says is taken as is)."""
+    header = info.get("header")
+    return Hello(ok=info.get("ok") is True, origin=str(info.get("origin"))[:500],
+                 error=None if info.get("error") is None else str(info["error"])[:4000],
+                 header=[str(line)[:500] for line in header[:50]] if isinstance(header, list) else [],
+                 style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid)
 
 
 def _raised(error: dict, op: str) -> BaseException:

@@ -199,4 +199,5 @@ def header_lines(config: pytest.Config, target: str) -> list[str]:
         lines = (found.error or "").strip().splitlines()
         why = lines[0] if lines and lines[0].startswith(("timed out", "the sandbox")) else lines[-1] if lines else ""
         return [f"implementation: {target} (IMPORT FAILED{': ' + why if why else ''})"]
-    return [f"implementation: {target} ({found.origin})", *found.header, f"sandbox: uid {found.uid}, {found.view}"]
+    who = f"uid {found.uid}" if found.uid is not None else "the grader's uid (not root)"
+    return [f"implementation: {target} ({found.origin})", *found.header, f"sandbox: {who}, {found.view}"]

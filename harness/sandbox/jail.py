@@ -132,4 +132,4 @@ def start() -> None:
         _limit(resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + config["processes"])
     faulthandler.enable(file=sys.stderr)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr)  # the trusted side asks where a timed-out call was
-    server.serve(config, {"view": view, "uid": uid if uid is not None else os.getuid()})
+    server.serve(config, view)

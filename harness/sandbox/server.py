@@ -155,11 +155,11 @@ class MethodOf:
         self.handle, self.name = handle, name
 
 
-def hello(config: dict, server: Server, jail: dict) -> tuple[Any, dict]:
+def hello(config: dict, server: Server, view: str) -> tuple[Any, dict]:
     """Import and adapt the submission; (the namespace, what the trusted side's header and verdicts need)."""
     impl = load_implementation(config["target"])
-    info = {"ok": impl.module is not None, "origin": server.shown(impl.origin), "view": jail["view"],
-            "uid": jail["uid"], "error": server.shown(impl.error) if impl.error else None, "pid": os.getpid()}
+    info = {"ok": impl.module is not None, "origin": server.shown(impl.origin), "view": view,
+            "error": server.shown(impl.error) if impl.error else None}
     try:
         resolved = adapters.resolve(impl, config["api"])
         info["header"] = [server.shown(line) for line in adapters.describe(impl, config["api"], resolved)]
@@ -174,9 +174,10 @@ def hello(config: dict, server: Server, jail: dict) -> tuple[Any, dict]:
     return adapted.module, info
 
 
-def serve(config: dict, jail: dict) -> None:
+def serve(config: dict, view: str) -> None:
+    """Report on the import (the hello), then answer requests until the trusted side closes the channel."""
     server = Server(config["copy"], config["shown"])
-    module, info = hello(config, server, jail)
+    module, info = hello(config, server, view)
     enc = wire.Encoder(server.encode_other)
     info["root"] = enc(module) if module is not None else None
     requests, replies = config["fds"]
