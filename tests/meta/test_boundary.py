@@ -133,6 +133,13 @@ def test_an_input_modified_in_place_by_the_submission_is_modified_here(tmp_path)
     box.stop()
 
 
+def test_a_key_error_of_the_submission_is_its_own(tmp_path):
+    box = sandbox(tmp_path, "def f():\n    return {}['missing']\n")
+    with pytest.raises(CheckFailure, match=r"f raised KeyError: 'missing'\n  at .*sub.py:2"):
+        call("f", box.root.f)
+    box.stop()
+
+
 def test_what_the_submission_raises_names_its_line(box):
     layer = box.root.Scale(2)
     with pytest.raises(CheckFailure, match=r"Scale.forward raised ValueError: .*\n  at .*sub.py:\d+: return x \* self.w"):
