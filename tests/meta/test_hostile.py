@@ -39,7 +39,7 @@ EXPECTED_WORDS = {
     "import_exits": "exited with code 0",
     "raise_in_forward": "raised ValueError",
     "wrong_shape": "expected shape",
-    "returns_none": "got NoneType",
+    "returns_none": "got None",
     "nan_output": "NaN",
     "infinite_loop": "timed out after",
     "huge_allocation": "MemoryError",
