@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import notebook
 from harness.sandbox import SERVICES, wire
 from harness.sandbox.student import CheckFailure, RaisedInSubmission
 
@@ -70,6 +71,7 @@ class Hello:
     style: str = "native"
     view: str = ""
     uid: int | None = None
+    skipped: list[list] = field(default_factory=list)  # a notebook's statements that failed: [cell, line, error]
 
 
 # --------------------------------------------------------------------------------------------------- handles
@@ -174,8 +176,10 @@ class Shared:
 class Sandbox:
     """One sandbox process at a time for one submission; replaced when it is lost."""
 
-    def __init__(self, target: str, api: str, limits: Limits, hide: list[str]) -> None:
-        self.target, self.api, self.limits, self.hide = target, api, limits, hide
+    def __init__(self, target: str, api: str, limits: Limits, notebook_cells: str | None = None) -> None:
+        self.target, self.api, self.limits = target, api, limits
+        self.notebook_cells = notebook_cells  # as given (--notebook-cells); None: a notebook's default, a .py as is
+        self.converted: notebook.Converted | None = None  # a notebook, as the sandbox runs it
         self.process: subprocess.Popen | None = None
         self.lost: str | None = None
         self.deadline: float | None = None
@@ -496,7 +500,7 @@ class Sandbox:
     # -- the folder the sandbox sees
     def _prepare(self) -> dict:
         lib, sub = self.folder / "lib", self.folder / "sub"
-        for name in ("lib", "sub", "work", "stdlib"):
+        for name in ("lib", "sub", "work"):
             (self.folder / name).mkdir(mode=0o755)
         (lib / "harness").mkdir()
         shutil.copy(HARNESS / "__init__.py", lib / "harness" / "__init__.py")
@@ -506,6 +510,9 @@ class Sandbox:
         self.original = str(source.parent if source else Path(self.target).resolve().parent)
         target = copy_submission(source, sub) if source else self.target
         shown = {str(sub): self.original}
+        mode = notebook.mode_for(self.target, self.notebook_cells)
+        if source and mode:
+            target, shown = self._convert(source, mode, sub), {str(sub / _generated(source)): str(source), **shown}
         api = self.api
         if api.endswith(".toml") and Path(api).is_file():  # the grader's own profile: the sandbox reads a copy
             course = self.folder / "profiles"
@@ -518,11 +525,25 @@ class Sandbox:
         if (numpy.parent / "numpy.libs").is_dir():
             dirs["numpy.libs"] = str(numpy.parent / "numpy.libs")
         paths = sysconfig.get_paths()
-        hide = sorted({str(PROJECT), paths["purelib"], paths["platlib"], *self.hide})
+        hide = sorted({os.path.join(paths["stdlib"], "site-packages"), paths["purelib"], paths["platlib"]})
         return {"root": str(self.folder), "target": str(target), "copy": str(sub), "shown": shown, "api": api,
                 "stdlib": paths["stdlib"], "numpy": dirs, "hide": hide,
                 "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s, "file_mb": self.limits.file_mb,
                 "processes": self.limits.processes, "uid": UID_BASE + os.getpid() % 100_000}
+
+
+    def _convert(self, source: Path, mode: str, sub: Path) -> Path:
+        """A notebook becomes a generated module beside the copy; its trusted facts stay here, for the header."""
+        self.converted = notebook.convert(source, mode)
+        self.converted.remember()
+        generated = sub / _generated(source)
+        generated.write_text(self.converted.module_text())
+        return generated
+
+
+def _generated(source: Path) -> str:
+    """The generated module's file name (never the student's own: `homework.ipynb` -> `homework_ipynb.py`)."""
+    return f"{source.stem}_{source.suffix[1:]}.py"
 
 
 def beside(obj: Any, service: str) -> Any:
@@ -541,7 +562,15 @@ def _hello(info: dict, uid: int | None) -> Hello:
     return Hello(ok=info.get("ok") is True, origin=str(info.get("origin"))[:500],
                  error=None if info.get("error") is None else str(info["error"])[:4000],
                  header=[str(line)[:500] for line in header[:50]] if isinstance(header, list) else [],
-                 style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid)
+                 style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid,
+                 skipped=_skipped(info.get("skipped")))
+
+
+def _skipped(value: Any) -> list[list]:
+    """A notebook's failed statements as the sandbox reports them: [cell, line, error] with int, int, short text."""
+    entries = value[:200] if isinstance(value, list) else []
+    return [[entry[0], entry[1], str(entry[2])[:300]] for entry in entries
+            if isinstance(entry, list) and len(entry) == 3 and type(entry[0]) is int and type(entry[1]) is int]
 
 
 def _raised(error: dict, op: str) -> BaseException:
@@ -574,7 +603,7 @@ def submission_source(target: str) -> Path | None:
     """The file or package folder `target` names (a path, or a module name found on sys.path without importing
     it); None when there is none (the sandbox then reports the import error)."""
     path = Path(target)
-    if path.suffix == ".py" or path.is_dir():
+    if path.suffix in (".py", ".ipynb") or path.is_dir():
         return path.resolve() if path.exists() else None
     parts = target.split(".")
     search = None

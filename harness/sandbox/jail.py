@@ -2,10 +2,11 @@
 
 Started by the trusted side (harness/boundary.py) as `python -I -S -B -c <bootstrap> <config>`, with a scrubbed
 environment and an empty temporary folder. Here, in order:
-  1. View. As root, in a mount namespace of its own: the standard library and NumPy are bind-mounted into the
-     sandbox folder and everything in `config["hide"]` (the grader's checkout, the MNIST folder, the results
-     folder, site-packages with torch) is covered by an empty tmpfs. Without root: NumPy is linked in, nothing is
-     hidden (docs/grading.md says what that leaves open).
+  1. View. As root, in mount and network namespaces of its own, it changes root to an empty tmpfs into which only
+     its own folder (NumPy bind-mounted into lib/), the standard library (site-packages, with torch, covered by an
+     empty tmpfs: `config["hide"]`) and the system's shared libraries are bind-mounted, each at its usual path.
+     The grader's checkout, data and results are not in it, wherever they are. Without root: NumPy is linked in,
+     nothing is hidden (docs/grading.md says what that leaves open).
   2. Path: the sandbox folder's lib (NumPy, this package), the standard library. Nothing else is importable.
   3. NumPy and the sandbox server are imported; limits are set: address space, CPU seconds, file size, processes.
   4. As root: the process drops to an unprivileged uid/gid of its own; the parent's death kills it.
@@ -22,9 +23,12 @@ import resource
 import signal
 import sys
 
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT = 4096, 16384, 1 << 18, 1, 32
 PR_SET_PDEATHSIG = 1
+# What the dynamic loader needs for NumPy's and the standard library's extension modules, and a few devices.
+SYSTEM = ("/lib", "/lib32", "/lib64", "/usr/lib", "/usr/lib32", "/usr/lib64", "/etc/ld.so.cache",
+          "/dev/null", "/dev/zero", "/dev/urandom")
 
 
 def _libc() -> ctypes.CDLL:
@@ -37,28 +41,46 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _mount(libc: ctypes.CDLL, source: str, target: str, kind: str | None, flags: int, what: str) -> None:
-    _check(libc.mount(source.encode(), target.encode(), kind.encode() if kind else None, flags, None), what)
+def _mount(libc: ctypes.CDLL, source: str, target: str, kind: str | None, flags: int, what: str,
+           data: bytes | None = None) -> None:
+    _check(libc.mount(source.encode(), target.encode(), kind.encode() if kind else None, flags, data), what)
 
 
 def _namespace_view(config: dict, libc: ctypes.CDLL) -> tuple[str, list[str]]:
-    """Bind the standard library and NumPy into the sandbox folder, hide the grader's paths; (stdlib, hidden)."""
+    """Change root to a tmpfs holding only what the sandbox needs, each at its usual path, in a network namespace
+    of its own where the kernel allows one: (stdlib, what it sees)."""
     root = config["root"]
     _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    network = "no network" if libc.unshare(CLONE_NEWNET) == 0 else "the machine's network"  # a loopback of its own
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, "making / private")
-    stdlib = os.path.join(root, "stdlib")
-    _mount(libc, config["stdlib"], stdlib, None, MS_BIND | MS_REC, "binding the standard library")
     for name, source in config["numpy"].items():
         target = os.path.join(root, "lib", name)
         os.makedirs(target, exist_ok=True)
         _mount(libc, source, target, None, MS_BIND | MS_REC, f"binding {name}")
-    inner = os.path.join(stdlib, "site-packages")
-    hidden = []
-    for path in [inner, *config["hide"]]:
-        if os.path.isdir(path) and not os.path.realpath(root).startswith(os.path.realpath(path) + os.sep):
-            _mount(libc, "tmpfs", path, "tmpfs", 0, f"hiding {path}")
-            hidden.append(path)
-    return stdlib, hidden
+    view = os.path.join(root, "view")
+    os.mkdir(view, 0o700)
+    _mount(libc, "tmpfs", view, "tmpfs", 0, "the sandbox's root", b"mode=755")
+    own = [os.path.join(root, name) for name in sorted(os.listdir(root)) if name != "view"]
+    system = [path for path in SYSTEM if os.path.lexists(path)]
+    for path in [*system, config["stdlib"], *own]:  # in this order: the standard library may lie in /usr/lib
+        inside = view + path
+        os.makedirs(os.path.dirname(inside), exist_ok=True)
+        if os.path.islink(path):  # e.g. /lib -> usr/lib on a merged /usr
+            os.symlink(os.readlink(path), inside)
+            continue
+        if os.path.isdir(path):
+            os.makedirs(inside, exist_ok=True)
+        else:
+            open(inside, "x").close()  # noqa: SIM115 - an empty file to bind a file (ld.so.cache, /dev/null) onto
+        _mount(libc, path, inside, None, MS_BIND | MS_REC, f"binding {path}")
+        if path not in own:  # the standard library, NumPy's own folder and the system's are read-only
+            _mount(libc, "none", inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY, f"making {path} read-only")
+    for path in config["hide"]:  # site-packages (torch), when it lies inside the standard library or /usr/lib
+        if os.path.isdir(view + path):
+            _mount(libc, "tmpfs", view + path, "tmpfs", 0, f"hiding {path}", b"mode=755")
+    os.chroot(view)
+    os.chdir("/")
+    return config["stdlib"], [config["stdlib"], *system, network]
 
 
 def _linked_view(config: dict) -> str:
@@ -103,8 +125,8 @@ def start() -> None:
     view = "linked"
     if os.geteuid() == 0:
         try:
-            stdlib, hidden = _namespace_view(config, libc)
-            view = "namespace, hidden: " + (", ".join(hidden) or "nothing")
+            stdlib, shown = _namespace_view(config, libc)
+            view = "own root: its folder, " + ", ".join(shown)
         except OSError as error:  # no CAP_SYS_ADMIN (e.g. an unprivileged container)
             stdlib, view = _linked_view(config), f"linked (no mount namespace: {error})"
     else:

@@ -161,7 +161,8 @@ def hello(config: dict, server: Server, view: str) -> tuple[Any, dict]:
     """Import and adapt the submission; (the namespace, what the trusted side's header and verdicts need)."""
     impl = load_implementation(config["target"])
     info = {"ok": impl.module is not None, "origin": server.shown(impl.origin), "view": view,
-            "error": server.shown(impl.error) if impl.error else None}
+            "error": server.shown(impl.error) if impl.error else None,
+            "skipped": getattr(impl.module, "__notebook_skipped__", None)}  # a notebook's (harness/sandbox/cells.py)
     try:
         resolved = adapters.resolve(impl, config["api"])
         info["header"] = [server.shown(line) for line in adapters.describe(impl, config["api"], resolved)]

@@ -3,6 +3,7 @@ lost sandbox is reported. Each test starts a sandbox on a small submission writt
 
 import json
 import os
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class Scale:
 def sandbox(tmp_path: Path, source: str, **limits) -> Sandbox:
     path = tmp_path / "sub.py"
     path.write_text(textwrap.dedent(source))
-    box = Sandbox(str(path), "native", Limits(**limits), [])
+    box = Sandbox(str(path), "native", Limits(**limits))
     hello = box.start()
     assert hello.ok, hello.error
     return box
@@ -52,16 +53,23 @@ def sandbox(tmp_path: Path, source: str, **limits) -> Sandbox:
 def box(tmp_path):
     box = sandbox(tmp_path, LAYER + '''
 def probe(what):
-    """What the sandbox can reach, for the tests below."""
+    """What the sandbox can reach, for the tests below: a folder's names, whether a file exists, whether a module
+    imports, why a connection fails."""
     import importlib, os
-    if what == "listdir":
-        return os.listdir(PROJECT)
+    if what.startswith("/"):
+        return os.listdir(what) if os.path.isdir(what) else os.path.exists(what)
+    if what == "network":
+        import socket
+        try:
+            socket.create_connection(("192.0.2.1", 80), timeout=2).close()  # TEST-NET-1: no route outside either
+        except OSError as error:
+            return error.strerror
     try:
         importlib.import_module(what)
         return "imported"
     except ImportError as error:
         return type(error).__name__
-'''.replace("PROJECT", repr(str(PROJECT))))
+''')
     yield box
     box.stop()
 
@@ -154,11 +162,16 @@ def test_torch_and_the_graders_packages_are_not_importable(box):
     assert box.root.probe("numpy") == "imported"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="hiding the grader's files and dropping the uid need root")
-def test_as_root_the_graders_checkout_is_hidden_and_the_uid_dropped(box):
-    assert box.root.probe("listdir") == [], "the grader's checkout is an empty folder in the sandbox"
+@pytest.mark.skipif(os.geteuid() != 0, reason="a root of its own and a uid of its own need root")
+def test_as_root_the_sandbox_sees_only_its_folder_and_the_libraries_and_has_its_own_uid(box):
+    assert "own root" in box.hello.view, box.hello.view
+    for path in (str(PROJECT), str(PROJECT.parent), "/home", "/etc/passwd", "/proc/1"):
+        assert box.root.probe(path) is False, f"{path} is visible in the sandbox"
+    assert box.root.probe(sysconfig.get_paths()["purelib"]) == [], "site-packages (torch) is an empty folder"
+    assert "os.py" in box.root.probe(sysconfig.get_paths()["stdlib"]) and box.root.probe("/dev/null") is True
+    if "no network" in box.hello.view:  # a network namespace of its own: only a loopback, down
+        assert box.root.probe("network") == "Network is unreachable"
     assert box.hello.uid >= UID_BASE
-    assert "namespace" in box.hello.view
 
 
 # -------------------------------------------------------------------------------------------- lost sandboxes

