@@ -483,8 +483,9 @@ class Sandbox:
         """faulthandler's frames in the submission's files (innermost first), as the student knows the paths."""
         copy = str(self.folder / "sub")
         frames = re.findall(r'File "([^"]+)", line (\d+)', text)
-        shown = [(path.replace(copy, self.original), int(line)) for path, line in frames if path.startswith(copy)]
-        return [f"{path}:{line}: {linecache.getline(path, line).strip()}" for path, line in shown]
+        shown = [(path, int(line)) for path, line in frames if path.startswith(copy + os.sep)]
+        return [f"{path.removeprefix(copy + os.sep)}:{line}: "  # as the student names it (docs/grading.md)
+                f"{linecache.getline(path.replace(copy, self.original), line).strip()}" for path, line in shown]
 
     def _fault_text(self) -> str:
         try:
@@ -510,9 +511,11 @@ class Sandbox:
         self.original = str(source.parent if source else Path(self.target).resolve().parent)
         target = copy_submission(source, sub) if source else self.target
         shown = {str(sub): self.original}
+        public = {str(sub) + os.sep: ""}  # in messages: its files as the student names them (layers.py, pkg/mod.py)
         mode = notebook.mode_for(self.target, self.notebook_cells)
         if source and mode:
             target, shown = self._convert(source, mode, sub), {str(sub / _generated(source)): str(source), **shown}
+            public = {str(sub / _generated(source)): source.name, **public}
         api = self.api
         if api.endswith(".toml") and Path(api).is_file():  # the grader's own profile: the sandbox reads a copy
             course = self.folder / "profiles"
@@ -520,13 +523,14 @@ class Sandbox:
             for toml in Path(api).resolve().parent.glob("*.toml"):  # with the files it may extend
                 shutil.copy(toml, course / toml.name)
             api, shown[str(course)] = str(course / Path(api).name), str(Path(api).resolve().parent)
+            public[str(course) + os.sep] = ""
         numpy = Path(np.__file__).resolve().parent
         dirs = {"numpy": str(numpy)}
         if (numpy.parent / "numpy.libs").is_dir():
             dirs["numpy.libs"] = str(numpy.parent / "numpy.libs")
         paths = sysconfig.get_paths()
         hide = sorted({os.path.join(paths["stdlib"], "site-packages"), paths["purelib"], paths["platlib"]})
-        return {"root": str(self.folder), "target": str(target), "copy": str(sub), "shown": shown, "api": api,
+        return {"root": str(self.folder), "target": str(target), "copy": str(sub), "shown": shown, "public": public, "api": api,
                 "stdlib": paths["stdlib"], "numpy": dirs, "hide": hide,
                 "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s, "file_mb": self.limits.file_mb,
                 "processes": self.limits.processes, "uid": UID_BASE + os.getpid() % 100_000}

@@ -79,46 +79,74 @@ class Weights:
         return self.layers.get(layer, {}).get(kind, self.points.get(kind, 0.0))
 
 
-def _numbers(table: Any, where: str, path: Path, *, complete: bool) -> dict[str, float]:
+WEIGHTS_OPTION = "--weights / NN_WEIGHTS"
+
+
+def layer_names() -> list[str]:
+    """What a [layers.<name>] table, an assignment's `layers` or its [visibility] may name: the registry's layers,
+    the end-to-end models (as the report names them) and the submission as a whole ("Submission")."""
+    from harness.registry import SPECS
+    from harness.training import MODEL_NEEDS
+
+    return [*SPECS, *(f"{model.upper()} end to end" for model in MODEL_NEEDS), "Submission"]
+
+
+def _numbers(table: Any, where: str, source: str, *, complete: bool) -> dict[str, float]:
     if not isinstance(table, dict):
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: [{where}] must be a table of kind = points")
+        raise pytest.UsageError(f"{source}: [{where}] must be a table of kind = points")
     unknown = sorted(set(table) - set(KINDS))
     if unknown:
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: [{where}] has unknown kind(s) {', '.join(map(repr, unknown))}"
+        raise pytest.UsageError(f"{source}: [{where}] has unknown kind(s) {', '.join(map(repr, unknown))}"
                                 f" (the kinds are: {', '.join(KINDS)})")
     missing = [kind for kind in KINDS if kind not in table]
     if complete and missing:
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: [{where}] gives no points for {', '.join(map(repr, missing))}")
+        raise pytest.UsageError(f"{source}: [{where}] gives no points for {', '.join(map(repr, missing))}")
     out = {}
     for kind, value in table.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-            raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: [{where}] {kind} = {value!r}: "
-                                    "points must be a number >= 0")
+            raise pytest.UsageError(f"{source}: [{where}] {kind} = {value!r}: points must be a number >= 0")
         out[kind] = float(value)
     return out
+
+
+def weights_from(data: dict[str, Any], source: str, name: str, *, default: Weights | None = None) -> Weights:
+    """The points of a parsed table's [points] and [layers.<name>] (a weights file, or an assignment file: then
+    without [points] the `default` points apply). `source` starts every error (the option and the file); `name`
+    is the table's source as the report gives it."""
+    if "points" not in data and default is None:
+        raise pytest.UsageError(f"{source}: no [points] table (points per kind of check)")
+    points = _numbers(data["points"], "points", source, complete=True) if "points" in data else default.points
+    layers_table = data.get("layers", {})
+    if not isinstance(layers_table, dict) or not all(isinstance(t, dict) for t in layers_table.values()):
+        raise pytest.UsageError(f"{source}: layers must be tables [layers.<name>] of kind = points")
+    known = layer_names()
+    unknown = sorted(set(layers_table) - set(known))
+    if unknown:
+        raise pytest.UsageError(f"{source}: [layers.{unknown[0]}]: no layer or end-to-end model is called "
+                                f"{unknown[0]!r} (one of: {', '.join(known)})")
+    layers = {name: _numbers(table, f"layers.{name}", source, complete=False) for name, table in layers_table.items()}
+    return Weights(name, points, layers)
+
+
+def read_toml(path: Path, option: str) -> dict[str, Any]:
+    """A TOML file's table; pytest.UsageError naming the option and the file when it cannot be read or parsed."""
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as error:
+        raise pytest.UsageError(f"{option}: cannot read {path}: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise pytest.UsageError(f"{option}: {path} is not valid TOML: {error}") from None
 
 
 def load_weights(file: str | os.PathLike | None) -> Weights:
     """The weights table; pytest.UsageError naming the file and the problem when it is unusable."""
     path = Path(file) if file else DEFAULT_WEIGHTS
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as error:
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: cannot read {path}: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path} is not valid TOML: {error}") from None
+    data = read_toml(path, WEIGHTS_OPTION)
     extra = sorted(set(data) - {"points", "layers"})
     if extra:
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: unknown table(s) {', '.join(map(repr, extra))} "
+        raise pytest.UsageError(f"{WEIGHTS_OPTION}: {path}: unknown table(s) {', '.join(map(repr, extra))} "
                                 "(expected [points] and optionally [layers.<name>])")
-    if "points" not in data:
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: no [points] table (points per kind of check)")
-    points = _numbers(data["points"], "points", path, complete=True)
-    layers_table = data.get("layers", {})
-    if not isinstance(layers_table, dict):
-        raise pytest.UsageError(f"--weights / NN_WEIGHTS: {path}: layers must be tables [layers.<name>]")
-    layers = {name: _numbers(table, f"layers.{name}", path, complete=False) for name, table in layers_table.items()}
-    return Weights(str(path), points, layers)
+    return weights_from(data, f"{WEIGHTS_OPTION}: {path}", str(path))
 
 
 # ---------------------------------------------------------------------------------------------------- results
@@ -149,15 +177,42 @@ def totals(checks: list[Check], weights: Weights) -> dict[str, float]:
             "max_contract": sum(weights.of(c.layer, c.kind) for c in checks)}
 
 
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's
+
+
+def visibility_of(check: Check, points: float, table: dict[str, str]) -> str:
+    """A check's Gradescope visibility: hidden when it is worth 0 points; else its layer's entry of the assignment's
+    [visibility], else its kind's, else the table's default (visible)."""
+    if points == 0:
+        return "hidden"
+    return table.get(check.layer) or table.get(check.kind) or table.get("default", "visible")
+
+
+def order_key(check: Check) -> tuple:
+    """The report's order: layers in the registry's order, then the other layers by name (the end-to-end models,
+    "Submission"), each layer's checks by name, the node id breaking ties. The same on every run, whatever the
+    order the checks completed in (-n N)."""
+    from harness.registry import SPECS
+
+    rank = list(SPECS).index(check.layer) if check.layer in SPECS else len(SPECS)
+    return rank, check.layer, check.check, check.nodeid
+
+
 def results_json(checks: list[Check], weights: Weights, *, summary: list[str], elapsed: float,
-                 not_run_reason: str, import_error: str | None, grade_over: str = "expressible") -> dict[str, Any]:
+                 not_run_reason: str, import_error: str | None, grade_over: str = "expressible",
+                 visibility: dict[str, str] | None = None, assignment: str | None = None) -> dict[str, Any]:
+    """Gradescope's results.json: one test per check, in `order_key` order; `visibility` is the assignment's
+    [visibility] table (its "default" is also the top level's)."""
+    visibility = visibility or {}
     tests = []
-    for check in checks:
+    for check in sorted(checks, key=order_key):
         points = weights.of(check.layer, check.kind)
         passed = check.outcome == "passed"
         if check.outcome == NOT_GRADED:
-            tests.append({"name": check.name, "score": 0.0, "max_score": 0.0 if grade_over == "expressible" else points,
-                          "output": check.message, "visibility": "visible", "tags": [check.layer, check.kind, NOT_GRADED]})
+            worth = 0.0 if grade_over == "expressible" else points
+            tests.append({"name": check.name, "score": 0.0, "max_score": worth, "output": check.message,
+                          "visibility": visibility_of(check, worth, visibility),
+                          "tags": [check.layer, check.kind, NOT_GRADED]})
             continue
         if check.outcome is None:
             output = not_run_reason
@@ -166,8 +221,8 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
         else:
             output = _indent(check.message) if not passed else ""
         tests.append({"name": check.name, "score": points if passed else 0.0, "max_score": points,
-                      "status": "passed" if passed else "failed", "output": output, "visibility": "visible",
-                      "tags": [check.layer, check.kind]})
+                      "status": "passed" if passed else "failed", "output": output,
+                      "visibility": visibility_of(check, points, visibility), "tags": [check.layer, check.kind]})
     score = sum(t["score"] for t in tests)
     maximum = sum(t["max_score"] for t in tests)
     sums = totals(checks, weights)
@@ -179,10 +234,28 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
             *summary]
     if import_error:
         head += ["", "The implementation could not be imported, so every check failed:", import_error]
+    extra = {"grade_over": grade_over, "score": sums["score"], "max_expressible": sums["max_expressible"],
+             "max_contract": sums["max_contract"]}
+    if assignment is not None:
+        extra["assignment"] = assignment
     return {"score": score, "max_score": maximum, "execution_time": int(round(elapsed)),
-            "output": "\n".join(head), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"grade_over": grade_over, "score": sums["score"], "max_expressible": sums["max_expressible"],
-                           "max_contract": sums["max_contract"]}}
+            "output": "\n".join(head), "visibility": visibility.get("default", "visible"), "stdout_visibility": "hidden",
+            "tests": tests, "extra_data": extra}
+
+
+def shown_name(target: str) -> str:
+    """The submission as the student named it, for what students see (results.json, failure messages): its file or
+    folder name, never where it lies on the grading machine; a module name as given."""
+    path = Path(target)
+    return path.resolve().name if path.exists() else target
+
+
+def public(text: str, target: str) -> str:
+    """`text` with the submission's folder on the grading machine left out (its files as the student names them)."""
+    from harness.boundary import submission_source
+
+    source = submission_source(target)
+    return text.replace(str(source.parent) + os.sep, "") if source is not None else text
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sysconfig
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 import pytest
 
 from harness.boundary import Hello, Limits, Sandbox, SandboxLost
+from harness.grading import shown_name
 from harness.notebook import Skip
 from harness.options import given, option
 from harness.sandbox.adapters import profile as profiles
@@ -78,7 +81,7 @@ class Submission:
 
     def require(self, names: tuple[str, ...]) -> Any:
         """The namespace, when it defines every name; CheckFailure otherwise."""
-        return required(self.target, self.module if self.hello.ok else None, self.error, names)
+        return required(shown_name(self.target), self.module if self.hello.ok else None, self.error, names)
 
     def loaded_files(self) -> list[str]:
         """The submission's source files the sandbox has loaded so far (its entry and what that imported)."""
@@ -190,9 +193,11 @@ WORKER_DIED = ("the pytest worker running this check ended (the submission runs 
                "the grader's process: out of memory, or killed from outside)")
 
 
-def header_lines(config: pytest.Config, target: str) -> list[str]:
-    """The report header's implementation lines, from the controller's sandbox."""
+def header_lines(config: pytest.Config, target: str, *, public: bool = False) -> list[str]:
+    """The report header's implementation lines, from the controller's sandbox. `public` (results.json, what students
+    see): the submission by its name and the sandbox's view without the grading machine's paths."""
     found = hello(config)
+    target = shown_name(target) if public else target
     if found is None:
         return [f"implementation: {target} (not started)"]
     converted = guard(config).sandbox.converted
@@ -202,4 +207,15 @@ def header_lines(config: pytest.Config, target: str) -> list[str]:
         why = lines[0] if lines and lines[0].startswith(("timed out", "the sandbox")) else lines[-1] if lines else ""
         return [f"implementation: {target} (IMPORT FAILED{': ' + why if why else ''})", *cells]
     who = f"uid {found.uid}" if found.uid is not None else "the grader's uid (not root)"
+    if public:
+        return [f"implementation: {target}", *cells, *found.header, f"sandbox: {who}, {_public_view(found.view)}"]
     return [f"implementation: {target} ({found.origin})", *cells, *found.header, f"sandbox: {who}, {found.view}"]
+
+
+def _public_view(view: str) -> str:
+    """What the sandbox sees, with the grading machine's own folders (the standard library's, a checkout's) named by
+    what they are: only the system's usual paths are shown as they are."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    view = view.replace(stdlib, "the standard library")
+    return re.sub(r"/[^\s,():]+", lambda m: m[0] if m[0].split("/")[1] in ("lib", "lib64", "usr", "etc", "dev", "bin")
+                  else "(a folder)", view)

@@ -1,4 +1,5 @@
-"""The harness's options: each a command-line flag and an environment variable (shown in --help); the flag wins."""
+"""The harness's options: each a command-line flag, an environment variable (shown in --help) and a key of the
+assignment file (harness/assignment.py); the flag wins, then the variable, then the file."""
 
 import os
 
@@ -22,6 +23,9 @@ OPTIONS = {  # option: (environment variable, default, help)
                         "implementation, in MB (default 4096; 0 for none)"),
     "grade_over": ("NN_GRADE_OVER", "expressible", "the grade: over the checks the profile grades (expressible) "
                    "or over the whole contract (contract)"),
+    "assignment": ("NN_ASSIGNMENT", None, "a homework's assignment file (.toml): its name, the layers graded, "
+                   "points, Gradescope visibility and any of these options (below the flag and the environment "
+                   "variable; docs/grading.md)"),
     "notebook_cells": ("NN_NOTEBOOK_CELLS", "definitions", "what of a notebook (--impl x.ipynb) is run: definitions "
                        "(top-level imports, classes, functions, constants) or all; given for a .py, it is read as "
                        "cells exported from a notebook (# %%, # In[ ]:)"),
@@ -33,5 +37,12 @@ def option(config: pytest.Config, name: str) -> str | None:
 
 
 def given(config: pytest.Config, name: str) -> str | None:
-    """The option's value when the flag or the environment variable gives one (None: its default applies)."""
-    return config.getoption(name) or os.environ.get(OPTIONS[name][0])
+    """The option's value when the flag, the environment variable or the assignment file gives one, in that order
+    (None: its default applies)."""
+    value = config.getoption(name) or os.environ.get(OPTIONS[name][0])
+    if value or name == "assignment":
+        return value
+    from harness import assignment  # reads --assignment / NN_ASSIGNMENT itself, once per process
+
+    found = assignment.of(config)
+    return found.options.get(name) if found is not None else None

@@ -5,6 +5,7 @@ Every option can also be set by an environment variable (shown in --help); the c
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import data, grading, isolation, notebook, repro
+from harness import assignment, data, grading, isolation, notebook, repro
 from harness.boundary import SandboxLost
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
@@ -70,6 +71,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [impl_lines[0],
             f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
             f"mnist: {data.describe(option(config, 'mnist_dir'))}",
+            *([assignment.of(config).header()] if assignment.of(config) else []),
             *impl_lines[1:]]
 
 
@@ -152,7 +154,7 @@ class Verifier:
         except SandboxLost as lost:
             message = f"{names[0]}: {_title(check)}\n  on: {_shown(case)}\n{lost}"
         except CheckFailure as failure:
-            target = option(self.request.config, "impl")
+            target = grading.shown_name(option(self.request.config, "impl"))  # as the student names it
             message = (f"{names[0]}: {_title(check)}\n  on: {case()}\n{failure}\n"
                        f"  reproduce: pytest --impl {target}{_api_flag(self.request.config)} '{self.request.node.nodeid}'")
             message += self._save_repro(check, case)
@@ -164,7 +166,7 @@ class Verifier:
         if not folder or not isinstance(case(), LayerCase):
             return ""
         script = repro.save(case(), _title(check), option(self.request.config, "impl"), folder)
-        return f"\n  or without the suite: python {script}"
+        return f"\n  or without the suite: python {repro.shown(script)}"
 
 
 def _shown(case: Callable[[], Any]) -> str:
@@ -175,8 +177,11 @@ def _shown(case: Callable[[], Any]) -> str:
 
 
 def _api_flag(config: pytest.Config) -> str:
+    """The reproduce line's options besides --impl: the assignment file and the profile, by their names."""
+    homework = assignment.of(config)
     api = style(config)
-    return "" if api == "native" else f" --api {api}"
+    flags = f" --assignment {homework.path.name}" if homework is not None else ""
+    return flags + ("" if api == "native" else f" --api {Path(api).name if api.endswith('.toml') else api}")
 
 
 def _title(check: Callable[..., None]) -> str:

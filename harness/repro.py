@@ -97,6 +97,15 @@ def _build_source(case: LayerCase) -> str:
     return re.sub(r"^def \w+\(", "def build(", source, count=1)
 
 
+def shown(script: Path) -> Path:
+    """The script's path as a report gives it: relative to the working directory when it lies under it, else its
+    name (the folder it was saved in is --repro-dir's, and results.json names no folder of the grading machine)."""
+    try:
+        return script.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(script.name)
+
+
 def save(case: LayerCase, title: str, impl_target: str, directory: str | Path) -> Path:
     """Write `<layer>-<check>.npz` and `.py` into `directory`; return the script's path."""
     folder = Path(directory)

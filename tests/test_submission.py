@@ -3,6 +3,7 @@
 import pytest
 
 from harness import provenance
+from harness.grading import public
 from harness.options import given
 from harness.plugin import option
 
@@ -16,8 +17,10 @@ def test_uses_numpy_only(pytestconfig, implementation):
         implementation.require(())
     except AssertionError as failure:
         pytest.fail(f"Submission: uses NumPy only\n{failure}", pytrace=False)
-    found = provenance.forbidden_imports(option(pytestconfig, "impl"), implementation.loaded_files(),
+    target = option(pytestconfig, "impl")
+    found = provenance.forbidden_imports(target, implementation.loaded_files(),
                                          given(pytestconfig, "notebook_cells"))
     if found:
         pytest.fail("Submission: uses NumPy only\nthe submission imports what it must not use (the point is to write "
-                    "the layers with NumPy):\n" + "\n".join(f"  {item}" for item in found), pytrace=False)
+                    "the layers with NumPy):\n" + "\n".join(f"  {public(str(item), target)}" for item in found),
+                    pytrace=False)

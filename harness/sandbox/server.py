@@ -23,13 +23,14 @@ from harness.sandbox.student import CheckFailure
 
 
 class Server:
-    def __init__(self, copy: str, shown: dict[str, str]) -> None:
+    def __init__(self, copy: str, shown: dict[str, str], public: dict[str, str] | None = None) -> None:
         self.objects: dict[int, Any] = {}  # handle -> object (kept alive while the trusted side holds it)
         self.handles: dict[int, int] = {}  # id(object) -> handle
         self.last: dict[int, tuple] = {}  # array handle -> its fingerprint as the trusted side last saw it
         self.next = 1
         self.copy = copy  # the submission's copy, here
-        self.paths = shown  # copy here -> where the student (or the grader) knows it
+        self.paths = shown  # copy here -> where the grader knows it (the files it scans, the terminal's header)
+        self.public = shown if public is None else public  # copy here -> as the student names it (messages)
 
     # -- handles
     def export(self, value: Any) -> int:
@@ -133,15 +134,16 @@ class Server:
         frames = traceback.extract_tb(error.__traceback__)
         theirs = [f for f in frames if f.filename.startswith(self.copy)]
         frame = (theirs or frames or [None])[-1]
-        where = [self.shown(frame.filename), frame.lineno, frame.line] if frame else None
+        where = [self.shown(frame.filename, public=True), frame.lineno, frame.line] if frame else None
         kind = "check" if isinstance(error, CheckFailure) else "attribute" if isinstance(error, AttributeError) \
             else "raised"
-        return {"kind": kind, "type": type(error).__name__[:80], "message": self.shown(str(error))[:4000],
+        return {"kind": kind, "type": type(error).__name__[:80], "message": self.shown(str(error), public=True)[:4000],
                 "frame": where}
 
-    def shown(self, text: str) -> str:
-        """Paths as the student and the grader know them (the sandbox reads copies)."""
-        for copy, original in self.paths.items():
+    def shown(self, text: str, *, public: bool = False) -> str:
+        """Paths as the grader knows them, or (`public`: in what students see) as the student names them; the
+        sandbox reads copies."""
+        for copy, original in (self.public if public else self.paths).items():
             text = text.replace(copy, original)
         return text
 
@@ -161,25 +163,26 @@ def hello(config: dict, server: Server, view: str) -> tuple[Any, dict]:
     """Import and adapt the submission; (the namespace, what the trusted side's header and verdicts need)."""
     impl = load_implementation(config["target"])
     info = {"ok": impl.module is not None, "origin": server.shown(impl.origin), "view": view,
-            "error": server.shown(impl.error) if impl.error else None,
+            "error": server.shown(impl.error, public=True) if impl.error else None,
             "skipped": getattr(impl.module, "__notebook_skipped__", None)}  # a notebook's (harness/sandbox/cells.py)
     try:
         resolved = adapters.resolve(impl, config["api"])
-        info["header"] = [server.shown(line) for line in adapters.describe(impl, config["api"], resolved)]
+        info["header"] = [server.shown(line, public=True) for line in adapters.describe(impl, config["api"], resolved)]
         info["style"] = resolved[0].name if config["api"] == "auto" else config["api"]
         adapted = adapters.adapt(impl, info["style"] if config["api"] == "auto" else config["api"]) \
             if impl.module is not None else impl
     except Exception as error:  # noqa: BLE001 - the profile does not fit: every check says so
-        info["header"] = [f"api: {config['api']} ({type(error).__name__}: {error})"]
+        info["header"] = [server.shown(f"api: {config['api']} ({type(error).__name__}: {error})", public=True)]
         info["style"] = "native" if config["api"] == "auto" else config["api"]
-        adapted = Implementation(impl.target, None, f"the {config['api']} profile could not be applied: {error}")
+        adapted = Implementation(impl.target, None, server.shown(f"the {config['api']} profile could not be applied: "
+                                                                 f"{error}", public=True))
         info["ok"], info["error"] = False, adapted.error
     return adapted.module, info
 
 
 def serve(config: dict, view: str) -> None:
     """Report on the import (the hello), then answer requests until the trusted side closes the channel."""
-    server = Server(config["copy"], config["shown"])
+    server = Server(config["copy"], config["shown"], config.get("public"))
     module, info = hello(config, server, view)
     enc = wire.Encoder(server.encode_other)
     info["root"] = enc(module) if module is not None else None

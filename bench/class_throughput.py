@@ -1,0 +1,66 @@
+"""`python -m bench.class_throughput`: how fast `nn-harness grade-all` grades a class, at --jobs 1 and --jobs 2,
+in one run of this script.
+
+The class is --count copies of the examples/ submissions (every course style, correct and buggy, cycled in order),
+graded with `--api auto` so each picks its own profile. Each setting grades the same class into a fresh results
+folder. Prints submissions per minute and the median and slowest wall seconds of one submission per setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
+
+
+def make_class(folder: Path, count: int) -> None:
+    """`count` submissions: copies of the examples, numbered so every copy is a submission of its own."""
+    for i in range(count):
+        example = EXAMPLES[i % len(EXAMPLES)]
+        shutil.copytree(example, folder / f"{i:03d}_{example.name}", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "harness", "grade-all", str(submissions), "--out", str(out),
+                    "--jobs", str(jobs), "--", "--api", "auto", *extra], check=False, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def seconds_per_submission(out: Path) -> list[float]:
+    return [json.loads(status.read_text())["seconds"] for status in out.glob("*/status.json")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100, help="submissions in the class (default 100)")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="settings to compare (default 1 2)")
+    parser.add_argument("extra", nargs="*", help="more harness arguments for every submission (after --)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        submissions = Path(folder) / "class"
+        make_class(submissions, args.count)
+        print(f"{args.count} submissions (copies of {len(EXAMPLES)} examples), harness args: --api auto "
+              f"{' '.join(args.extra)}")
+        print(f"{'jobs':>4}  {'wall s':>8}  {'subs/min':>8}  {'median s/sub':>12}  {'max s/sub':>9}  graded")
+        for jobs in args.jobs:
+            out = Path(folder) / f"results-jobs{jobs}"
+            wall = grade_all(submissions, out, jobs, args.extra)
+            each = seconds_per_submission(out)
+            graded = sum(1 for status in out.glob("*/status.json") if json.loads(status.read_text())["status"] == "graded")
+            print(f"{jobs:>4}  {wall:>8.1f}  {60 * args.count / wall:>8.2f}  {statistics.median(each):>12.1f}  "
+                  f"{max(each):>9.1f}  {graded}/{args.count}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
