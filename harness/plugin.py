@@ -5,7 +5,6 @@ Every option can also be set by an environment variable (shown in --help); the c
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,9 +153,8 @@ class Verifier:
         except SandboxLost as lost:
             message = f"{names[0]}: {_title(check)}\n  on: {_shown(case)}\n{lost}"
         except CheckFailure as failure:
-            target = grading.shown_name(option(self.request.config, "impl"))  # as the student names it
             message = (f"{names[0]}: {_title(check)}\n  on: {case()}\n{failure}\n"
-                       f"  reproduce: pytest --impl {target}{_api_flag(self.request.config)} '{self.request.node.nodeid}'")
+                       f"  reproduce: pytest{reproduce_flags(self.request.config)} '{self.request.node.nodeid}'")
             message += self._save_repro(check, case)
         pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback in the report
 
@@ -176,12 +174,16 @@ def _shown(case: Callable[[], Any]) -> str:
         return "(before the first case)"
 
 
-def _api_flag(config: pytest.Config) -> str:
-    """The reproduce line's options besides --impl: the assignment file and the profile, by their names."""
-    homework = assignment.of(config)
-    api = style(config)
-    flags = f" --assignment {homework.path.name}" if homework is not None else ""
-    return flags + ("" if api == "native" else f" --api {Path(api).name if api.endswith('.toml') else api}")
+def reproduce_flags(config: pytest.Config, *, public: bool = False) -> str:
+    """The reproduce line's options: --impl, the assignment file and the profile, as given to this run (the line
+    runs where this run ran); `public`: by their names (results.json: never a path of the grading machine)."""
+    def named(path: str) -> str:
+        return grading.shown_name(path) if public else path
+
+    homework, api = option(config, "assignment"), style(config)
+    flags = f" --impl {named(option(config, 'impl'))}"
+    flags += f" --assignment {named(homework)}" if homework else ""
+    return flags + ("" if api == "native" else f" --api {named(api) if api.endswith('.toml') else api}")
 
 
 def _title(check: Callable[..., None]) -> str:

@@ -19,7 +19,7 @@ import pytest
 from harness import assignment, grading, isolation
 from harness.grading import Check
 from harness.options import OPTIONS, option
-from harness.plugin import style
+from harness.plugin import reproduce_flags, style
 from harness.registry import SPECS
 from harness.sandbox import adapters
 
@@ -201,6 +201,9 @@ class Verdicts:
                                     import_error=self.import_error, grade_over=self.grade_over,
                                     visibility=self.assignment.visibility if self.assignment else None,
                                     assignment=self.assignment.name if self.assignment else None)
+        given, public = reproduce_flags(self.config), reproduce_flags(self.config, public=True)
+        for test in data["tests"]:  # the reproduce lines, as students see them
+            test["output"] = test["output"].replace(f"reproduce: pytest{given} ", f"reproduce: pytest{public} ")
         grading.write_json(self.grade_json, data)
         self.last_write = time.monotonic()
 

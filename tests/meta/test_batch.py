@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from harness import batch, gradebook
@@ -279,9 +280,17 @@ HARNESS_ARGS = ["--", "-m", "Linear or ReLU", "--profile", "dev", "--check-timeo
 TIMEOUT = "90"  # above a Linear-and-ReLU run on a loaded 2-core machine (~20-40 s), below the hang's 600 s
 
 
+def notebook(path: Path) -> None:
+    """The correct layers in a notebook, with what makes real ones fail to import: a training loop, a magic, an
+    optional package the grader lacks."""
+    cells = [nbformat.v4.new_markdown_cell("# Homework 1"), nbformat.v4.new_code_cell((HOSTILE / "_layers.py").read_text()),
+             nbformat.v4.new_code_cell("%matplotlib inline\nimport skimage\nwhile True:\n    pass\n")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+
+
 def make_class(root: Path) -> Path:
-    """correct.py, a package, a folder holding one buggy .py, a folder of modules, an ambiguous folder, a syntax
-    error and a submission hanging at import."""
+    """correct.py, a package, a folder holding one buggy .py, a folder of modules, a notebook, a hostile member in a
+    folder with its helper module, an ambiguous folder, a syntax error and a submission hanging at import."""
     subs = root / "subs"
     subs.mkdir()
     shutil.copy(HOSTILE / "_layers.py", subs / "correct.py")
@@ -291,6 +300,9 @@ def make_class(root: Path) -> Path:
     shutil.copytree(HOSTILE, subs / "modules", ignore=lambda _, names: [n for n in names if n not in
                                                                           ("_layers.py", "control_correct.py")])
     shutil.copy(HOSTILE / "syntax_error.py", subs / "broken.py")
+    notebook(subs / "notebook.ipynb")
+    make(subs, {"hostile/_layers.py": (HOSTILE / "_layers.py").read_text(),
+                "hostile/rewrite.py": (HOSTILE / "write_results_file.py").read_text()})
     return subs
 
 
@@ -299,7 +311,7 @@ def grade_all(subs: Path, out: Path, *options: str) -> subprocess.CompletedProce
                            *HARNESS_ARGS], capture_output=True, text=True, cwd=ROOT, timeout=1200)
 
 
-GRADED = ["broken", "correct", "in_folder", "modules", "pkg"]
+GRADED = ["broken", "correct", "hostile", "in_folder", "modules", "notebook", "pkg"]
 
 
 @pytest.fixture(scope="module")
@@ -316,20 +328,22 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
 def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class) -> None:
     subs, out, run = graded_class
     assert run.returncode == 1, run.stderr  # two submissions are not graded
-    assert "[7/7]" in run.stderr and "ETA" in run.stderr
+    assert "[9/9]" in run.stderr and "ETA" in run.stderr
     for name in GRADED:
         assert gradebook.load_results(out / name / "results.json") is not None, (out / name / "log.txt").read_text()
         assert "verdict per layer" in (out / name / "log.txt").read_text()
     assert not (out / "hang" / "results.json").exists() and not (out / "ambiguous" / "results.json").exists()
     rows = {row["name"]: row for row in read_csv(out / "gradebook.csv")}
     assert sorted(rows) == sorted([*GRADED, "ambiguous", "hang"])
-    assert [(rows[n]["score"], rows[n]["max_score"]) for n in ("correct", "pkg", "modules")] == [("25", "25")] * 3
+    assert [(rows[n]["score"], rows[n]["max_score"]) for n in ("correct", "pkg", "modules", "notebook")] == \
+        [("25", "25")] * 4
     assert float(rows["in_folder"]["score"]) < 25 and rows["broken"]["score"] == "0"
+    assert float(rows["hostile"]["score"]) < 25, "the hostile member rewrote its report"
     assert float(rows["in_folder"]["Linear"]) < 12 and rows["pkg"]["ReLU"] == "13"
     assert rows["hang"]["status"] == f"not graded: timed out after {TIMEOUT} s (the whole run was stopped; see log.txt)"
     assert rows["ambiguous"]["status"].startswith("not graded: ambiguous: 2 of its modules")
     summary = (out / "summary.md").read_text()
-    assert "7 submissions: 5 graded, 2 not graded." in summary and "| Linear | 60% (3 / 5) |" in summary
+    assert "9 submissions: 7 graded, 2 not graded." in summary and "| Linear | 57% (4 / 7) |" in summary
     assert "a parameter gradient sums over the batch" in summary
     assert (out / "scores.png").read_bytes().startswith(b"\x89PNG")
 
@@ -352,7 +366,7 @@ def test_a_second_run_skips_the_graded(graded_class) -> None:
     subs, out, _ = graded_class
     before = {name: (out / name / "results.json").stat().st_mtime_ns for name in GRADED}
     run = grade_all(subs, out, "--jobs", "2", "--submission-timeout", "5")  # only the hang and ambiguous run again
-    assert "5 already graded (skipped), 2 to grade" in run.stderr
+    assert "7 already graded (skipped), 2 to grade" in run.stderr
     assert {name: (out / name / "results.json").stat().st_mtime_ns for name in GRADED} == before
     assert "timed out after 5 s" in (out / "gradebook.csv").read_text()
 

@@ -253,7 +253,7 @@ def test_a_failing_check_shows_the_students_cell_and_line(tmp_path):
     result, report = grade(path, tmp_path / "results.json")
     forward = next(test for test in report["tests"] if test["name"] == "ReLU: forward matches torch")
     assert forward["status"] == "failed"
-    assert f"at {path}, cell 3:3: return np.maximum(input, 0) + undefined_name" in forward["output"]
+    assert "at nb.ipynb, cell 3:3: return np.maximum(input, 0) + undefined_name" in forward["output"]  # its name only
     assert all(t["status"] == "passed" for t in report["tests"] if t["tags"][0] == "Linear"), result.stdout
 
 

@@ -257,7 +257,7 @@ def run_worked_example(tmp_path, db):
 def test_worked_example_grades_a_new_course_with_no_harness_change(tmp_path):
     result, outcomes, data = run_worked_example(tmp_path, "dy.sum(0)")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert f"api: mycourse ({tmp_path / 'mycourse.toml'}) (requested)" in data["output"]
+    assert "api: mycourse (mycourse.toml) (requested)" in data["output"]  # by its name: never a path of the grader
     assert outcomes["test_gradients_accumulate[Linear]"] == "skipped"  # overwrite: not the course's rule
     assert outcomes["test_float32_preserved[Linear]"] == "skipped"
     assert outcomes["test_backward_matches_torch[Linear]"] == "passed"
@@ -267,13 +267,15 @@ def test_worked_example_grades_a_new_course_with_no_harness_change(tmp_path):
 
 @pytest.mark.slow
 def test_worked_example_finds_a_bug_on_its_own_layer(tmp_path):
-    result, outcomes, _ = run_worked_example(tmp_path, "dy[0]")
+    result, outcomes, data = run_worked_example(tmp_path, "dy[0]")
     assert result.returncode == 1
     failed = {name for name, status in outcomes.items() if status == "failed"}
     assert failed and all(name.endswith("[Linear]") for name in failed)
     assert "a parameter gradient sums over the batch" in result.stdout
     assert "reproduce: pytest" in result.stdout and "--api mycourse.toml" not in result.stdout.replace(
         str(tmp_path / "mycourse.toml"), "")  # the reproduce line names the profile by the path given
+    linear = next(test for test in data["tests"] if test["name"] == "Linear: backward matches torch")
+    assert "reproduce: pytest --impl student.py --api mycourse.toml " in linear["output"], linear["output"]  # by names
 
 
 def test_parse_keeps_what_the_data_says():
