@@ -29,7 +29,7 @@ def find_submission(folder: Path) -> tuple[Path | None, str]:
     if not folder.is_dir():
         return None, "there is no submission folder"
     impl, problem = batch.resolve(folder)
-    entries = batch._visible(folder)
+    entries = batch.visible(folder)
     if impl is None and len(entries) == 1 and entries[0].is_dir():
         return batch.resolve(entries[0])
     return impl, problem

@@ -44,7 +44,8 @@ class Submission:
     problem: str = ""  # why it cannot be graded
 
 
-def _visible(folder: Path) -> list[Path]:
+def visible(folder: Path) -> list[Path]:
+    """A folder's entries as a submission's files: hidden entries and __pycache__ left out, sorted."""
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name != "__pycache__")
 
 
@@ -82,7 +83,7 @@ def resolve(entry: Path) -> tuple[Path | None, str]:
     exactly one is imported by none of the others (the main module; the others stay importable beside it)."""
     if entry.is_file() or _is_package(entry):
         return entry, ""
-    candidates = [p for p in _visible(entry) if (p.is_file() and p.suffix in SOURCES) or _is_package(p)]
+    candidates = [p for p in visible(entry) if (p.is_file() and p.suffix in SOURCES) or _is_package(p)]
     if len(candidates) == 1:
         return candidates[0], ""
     if not candidates:
@@ -102,7 +103,7 @@ def resolve(entry: Path) -> tuple[Path | None, str]:
 def discover(folder: Path) -> list[Submission]:
     """Every submission in `folder`, sorted by name: .py and .ipynb files and folders (hidden entries and
     __pycache__ ignored, as are other files). A file's name drops its suffix unless another entry has that name."""
-    entries = [p for p in _visible(folder) if p.is_dir() or p.suffix in SOURCES]
+    entries = [p for p in visible(folder) if p.is_dir() or p.suffix in SOURCES]
     short = {p: p.name if p.is_dir() else p.stem for p in entries}
     taken = Counter(short.values())
     submissions = []
