@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
 def make_class(folder: Path, count: int) -> None:
@@ -32,7 +32,8 @@ def make_class(folder: Path, count: int) -> None:
 def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "harness", "grade-all", str(submissions), "--out", str(out),
-                    "--jobs", str(jobs), "--", "--api", "auto", *extra], check=False, stdout=subprocess.DEVNULL)
+                    "--jobs", str(jobs), "--", "--api", "auto", *extra], check=False, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
