@@ -73,7 +73,8 @@ def _namespace_view(config: dict, libc: ctypes.CDLL) -> tuple[str, list[str]]:
         else:
             open(inside, "x").close()  # noqa: SIM115 - an empty file to bind a file (ld.so.cache, /dev/null) onto
         _mount(libc, path, inside, None, MS_BIND | MS_REC, f"binding {path}")
-        if path not in own:  # the standard library, NumPy's own folder and the system's are read-only
+        if path not in own:  # the standard library and the system's folders are read-only (NumPy, in lib/, is
+            # bound with its folder: its files are root's, and the sandbox's uid cannot write them)
             _mount(libc, "none", inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY, f"making {path} read-only")
     for path in config["hide"]:  # site-packages (torch), when it lies inside the standard library or /usr/lib
         if os.path.isdir(view + path):
