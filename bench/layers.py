@@ -27,7 +27,8 @@ class Case:
     name: str
     build: Callable[[object], object]  # from a namespace (impl or reference.nn), like the registry
     shape: tuple[int, ...]
-    goal: float  # the issue's target ratio impl / torch
+    goal: float | None  # the issue's target ratio impl / torch; None: it sets none
+    indices: int = 0  # > 0: the input is integer indices below this (Embedding), not float32 values
 
 
 CASES = [
@@ -41,6 +42,15 @@ CASES = [
     Case("MaxPool2d(2) on 64x16x28x28", lambda nn: nn.MaxPool2d(2), (64, 16, 28, 28), 3.0),
     Case("MaxPool2d(3, stride=2, p=1) on 64x32x32x32", lambda nn: nn.MaxPool2d(3, stride=2, padding=1), (64, 32, 32, 32),
          3.0),
+    # The layers of issue 13 beyond the first homework (it sets no speed goal for them).
+    Case("AvgPool2d(3, stride=2, p=1) on 64x32x32x32", lambda nn: nn.AvgPool2d(3, stride=2, padding=1), (64, 32, 32, 32),
+         None),
+    Case("GELU() on 64x256", lambda nn: nn.GELU(), (64, 256), None),
+    Case("GELU(approximate='tanh') on 64x256", lambda nn: nn.GELU(approximate="tanh"), (64, 256), None),
+    Case("BatchNorm2d(32) on 64x32x16x16", lambda nn: nn.BatchNorm2d(32), (64, 32, 16, 16), None),
+    Case("LayerNorm(256) on 64x32x256", lambda nn: nn.LayerNorm(256), (64, 32, 256), None),
+    Case("GroupNorm(8, 32) on 64x32x16x16", lambda nn: nn.GroupNorm(8, 32), (64, 32, 16, 16), None),
+    Case("Embedding(10000, 128) on 64x32 indices", lambda nn: nn.Embedding(10000, 128), (64, 32), None, indices=10000),
 ]
 
 
@@ -54,9 +64,16 @@ def median_ms(run: Callable[[], object], repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
+def case_input(case: Case) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if case.indices:
+        return rng.integers(0, case.indices, case.shape)
+    return rng.standard_normal(case.shape).astype(np.float32)
+
+
 def impl_step(case: Case) -> Callable[[], object]:
     layer = case.build(impl)
-    x = np.random.default_rng(0).standard_normal(case.shape).astype(np.float32)
+    x = case_input(case)
     g = np.random.default_rng(1).standard_normal(layer.forward(x).shape).astype(np.float32)
 
     def step() -> object:
@@ -67,7 +84,7 @@ def impl_step(case: Case) -> Callable[[], object]:
 
 def torch_step(case: Case) -> Callable[[], object]:
     layer = case.build(tnn)
-    x = torch.randn(case.shape, requires_grad=True)
+    x = torch.tensor(case_input(case), requires_grad=not case.indices)  # indices have no gradient
     g = torch.randn(layer(x).shape)
 
     def step() -> object:

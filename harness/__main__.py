@@ -11,11 +11,10 @@ write what a course uploads to grade there (harness/bundles.py).
 
 import argparse
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness.suite import run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impl", default=None, help="module name, .py file or package folder (default: impl)")
     parser.add_argument("-n", "--workers", default="auto", help="pytest-xdist workers (default: auto; 0 for none)")
     args, pytest_args = parser.parse_known_args(argv)
-    command = [str(ROOT / "tests"), "--ignore", str(ROOT / "tests" / "meta"), "--rootdir", str(ROOT),
-               "-q", "-n", args.workers, *(["--impl", args.impl] if args.impl else []), *pytest_args]
     why = _Why()
-    code = int(pytest.main(command, plugins=[why]))
+    code = run_suite(["-q", *(["--impl", args.impl] if args.impl else []), *pytest_args], workers=args.workers,
+                     plugins=[why])
     return code if code in GRADED else _could_not_grade(code, why.reason)
 
 

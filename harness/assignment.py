@@ -24,7 +24,7 @@ OPTION = "--assignment / NN_ASSIGNMENT"
 TABLES = ("assignment", "points", "layers", "visibility")
 OWN_KEYS = ("name", "layers")  # [assignment]'s keys besides the harness options
 NUMBERS = ("check_timeout", "memory_limit_mb")  # options given as numbers (or their text)
-PATHS = ("mnist_dir", "plots", "repro_dir", "grade_json", "weights")  # relative to the assignment file
+PATHS = ("mnist_dir", "plots", "repro_dir", "grade_json", "html", "weights")  # relative to the assignment file
 
 
 def _choices(name: str) -> tuple[str, ...]:

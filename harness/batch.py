@@ -28,7 +28,8 @@ import pytest
 from harness import gradebook
 
 SOURCES = (".py", ".ipynb")
-RESERVED = ("--impl", "--grade-json")  # set by grade-all for each submission
+RESERVED = ("--impl", "--grade-json", "--html")  # set by grade-all for each submission
+HTML = "report.html"  # the visual report, beside results.json
 # pytest-xdist workers per grading run. Measured on the 2-core machine (docs/classroom.md): with one run per core,
 # workers of its own only add start-up cost, so -n 0 at every --jobs.
 WORKERS = "0"
@@ -200,7 +201,7 @@ def exit_reason(code: int) -> str:
 def command(submission: Submission, report: Path, extra: list[str]) -> list[str]:
     """Our -n comes before the extra args, so an explicit `-- -n 2` wins."""
     return [sys.executable, "-m", "harness", "--impl", str(submission.impl), "--grade-json", str(report),
-            "-n", WORKERS, "-p", "no:cacheprovider", *extra]
+            "--html", str(report.parent / HTML), "-n", WORKERS, "-p", "no:cacheprovider", *extra]
 
 
 def verdict(code: int | None, report: Path, timeout: float) -> str:
@@ -221,11 +222,12 @@ def verdict(code: int | None, report: Path, timeout: float) -> str:
 
 def grade(submission: Submission, out: Path, extra: list[str], timeout: float, running: Running) -> Outcome:
     """Grade one submission into out/<name>/: results.json (only when graded), results.partial.json (what an
-    unfinished run left), log.txt (the harness's terminal output) and status.json (the outcome and why)."""
+    unfinished run left), log.txt (the harness's terminal output), report.html (the visual report) and status.json
+    (the outcome and why)."""
     folder = out / submission.name
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "results.partial.json"
-    for stale in (gradebook.RESULTS, gradebook.STATUS, partial.name):
+    for stale in (gradebook.RESULTS, gradebook.STATUS, partial.name, HTML):
         (folder / stale).unlink(missing_ok=True)
     start = time.monotonic()
     code = None

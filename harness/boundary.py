@@ -93,11 +93,18 @@ class Remote:
         if name in self._methods:  # a method is looked up again when called (callmethod): one request, not two
             return self._methods[name]
         value = self._sandbox.request("getattr", self, name)
-        if isinstance(value, RemoteMethod):
+        if isinstance(value, RemoteMethod | RemoteCallable):  # a class or function of a namespace too (nn.Linear)
             self._methods[name] = value
         return value
 
+    def know_methods(self, names: list[str]) -> None:
+        """The methods the sandbox says this object's class defines: `obj.forward` then costs no request (the call
+        looks the method up there, so it is still the object's own)."""
+        for name in names:
+            self._methods.setdefault(name, RemoteMethod(self, name))
+
     def __setattr__(self, name: str, value: Any) -> None:
+        self._methods.pop(name, None)
         self._sandbox.request("setattr", self, name, value)
 
     def __repr__(self) -> str:
@@ -405,7 +412,12 @@ class Sandbox:
             handle, kind = node["handle"], node.get("type", "object")
             if type(handle) is not int or type(kind) is not str:
                 raise wire.WireError("a malformed handle")
-            return self._proxy(handle, kind[:80], node.get("callable") is True)
+            proxy = self._proxy(handle, kind[:80], node.get("callable") is True)
+            methods = node.get("methods", [])
+            if not isinstance(methods, list) or not all(type(name) is str for name in methods):
+                raise wire.WireError("a malformed list of methods")
+            proxy.know_methods(methods[:100])
+            return proxy
         if "method" in node:
             handle, name = node["method"], node.get("name")
             if type(handle) is not int or type(name) is not str:

@@ -1,5 +1,7 @@
 """A drawn case (layer arguments, input, seed, mode) and the layer and twin built from it."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from typing import Any
 

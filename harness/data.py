@@ -161,7 +161,8 @@ def describe(directory: str | os.PathLike | None) -> str:
 # ----------------------------------------------------------------------------------------------- embedded subset
 
 
-def _cache_folder() -> Path:
+def cache_folder() -> Path:
+    """The harness's own cache (the parsed embedded digits, hypothesis's), never the caller's working directory."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nn-harness"
 
 
@@ -173,7 +174,7 @@ def _embedded_raw() -> tuple[np.ndarray, np.ndarray]:
     csv = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz" if spec else None
     cache = None
     if csv is not None and csv.is_file():
-        cache = _cache_folder() / f"mnist_5k-{hashlib.sha256(csv.read_bytes()).hexdigest()[:16]}.npz"
+        cache = cache_folder() / f"mnist_5k-{hashlib.sha256(csv.read_bytes()).hexdigest()[:16]}.npz"
         try:
             with np.load(cache) as saved:
                 return _read_only(saved["x"].astype(np.float64), saved["y"].astype(np.int64))

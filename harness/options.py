@@ -16,6 +16,8 @@ OPTIONS = {  # option: (environment variable, default, help)
     "repro_dir": ("NN_REPRO_DIR", None, "save each failing layer case here as .npz + a standalone script"),
     # grading (docs/grading.md): harness/grading.py, harness/isolation.py, harness/boundary.py
     "grade_json": ("NN_GRADE_JSON", None, "write a Gradescope results.json here (also when the run is cut short)"),
+    "html": ("NN_HTML", None, "write a self-contained HTML report here: the verdict, every failure, heat maps of "
+             "each mismatched array (expected, got, difference) and the learning curves"),
     "weights": ("NN_WEIGHTS", None, "points table replacing harness/weights.toml"),
     "check_timeout": ("NN_CHECK_TIMEOUT", None, "seconds per check before it fails as timed out (default 60; "
                       "end-to-end checks: pytest-timeout's --timeout)"),

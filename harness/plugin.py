@@ -5,20 +5,21 @@ Every option can also be set by an environment variable (shown in --help); the c
 
 import dataclasses
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
-from harness import assignment, data, grading, isolation, notebook, repro
+from harness import assignment, data, grading, isolation, notebook, repro, suite
 from harness.boundary import SandboxLost
 from harness.cases import LayerCase, layer_cases
 from harness.compare import CheckFailure
 from harness.narrowing import narrowed as profile_narrowing
-from harness.options import OPTIONS, option
+from harness.options import option
 from harness.registry import SPECS, CriterionSpec, LayerSpec, OptimizerSpec
 from harness.sandbox import adapters
 
@@ -31,12 +32,11 @@ PROFILES = {  # grading is derandomized: every run, and every student, faces the
     "dev": {"derandomize": True, "max_examples": 8},
     "thorough": {"derandomize": False, "max_examples": 300},
 }
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("nn-harness", "NumPy layer verification")
-    for name, (env, _, text) in OPTIONS.items():
-        group.addoption(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"{text} [env {env}]")
+# The contract's properties (dtype kept, input untouched, gradients accumulate, zero_grad zeroes, no stale cache,
+# train/eval) fail on nearly every case where they fail at all; the breadth of shapes and arguments is what the
+# value checks (forward, backward, finite differences: the profile's max_examples) need. Half the checks are contract
+# checks, so this is a third of a run's time (benchmarks: bench/class_throughput.py).
+CONTRACT_EXAMPLES = {"grading": 10, "dev": 4, "thorough": 300}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,6 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if option(config, "grade_over") not in grading.GRADE_OVER:
         raise pytest.UsageError(f"--grade-over / NN_GRADE_OVER: {option(config, 'grade_over')!r} is not one of "
                                 f"{', '.join(grading.GRADE_OVER)}")
+    # hypothesis caches what it reads from source files (constants) in ./.hypothesis: not in the caller's folder.
+    set_hypothesis_home_dir(data.cache_folder() / "hypothesis")
     for name, values in PROFILES.items():
         settings.register_profile(name, **values, **_COMMON)
     settings.load_profile(profile)
@@ -68,10 +70,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     # From the controller's sandbox (harness/isolation.py): the process writing the report never runs the submission.
     impl_lines = isolation.header_lines(config, option(config, "impl"))
     return [impl_lines[0],
-            f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {torch.__version__}",
+            f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {version('torch')}",
             f"mnist: {data.describe(option(config, 'mnist_dir'))}",
             *([assignment.of(config).header()] if assignment.of(config) else []),
             *impl_lines[1:]]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Quiet runs (-q; nn-harness runs quiet) drop pytest's header, and with it how the submission was read (the
+    profile and why, the conventions converted, what it cannot express, the data): those lines are printed anyway."""
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if config.get_verbosity() < 0 and reporter is not None and not isolation.is_worker(config):
+        for line in pytest_report_header(config):
+            reporter.write_line(line)
 
 
 def style(config: pytest.Config) -> str:
@@ -116,6 +129,7 @@ class Verifier:
         cases = cases(dataclasses.replace(spec, **narrowed) if narrowed else spec)
         seen: list[Any] = []
 
+        @self._examples()
         @given(case=cases)
         def prop(case: Any) -> None:
             seen.append(case)
@@ -128,6 +142,12 @@ class Verifier:
         self._skip_if_not_graded(names[0])
         module = self._require(names, check)
         self._report(names, check, lambda: check(module, *args), lambda: f"{names[0]}({', '.join(map(repr, args))})")
+
+    def _examples(self) -> settings:
+        """The profile's settings; a contract check draws CONTRACT_EXAMPLES cases."""
+        if grading.kind_of(self.request.node) != "contract":
+            return settings()
+        return settings(max_examples=CONTRACT_EXAMPLES[option(self.request.config, "profile")])
 
     def _check_name(self) -> str:
         return dict(self.request.node.user_properties).get("check", "")
@@ -181,9 +201,18 @@ def reproduce_flags(config: pytest.Config, *, public: bool = False) -> str:
         return grading.shown_name(path) if public else path
 
     homework, api = option(config, "assignment"), style(config)
-    flags = f" --impl {named(option(config, 'impl'))}"
+    flags = "".join(f" -p {name}" for name in given_plugins(config))
+    flags += f" --impl {named(option(config, 'impl'))}"
     flags += f" --assignment {named(homework)}" if homework else ""
     return flags + ("" if api == "native" else f" --api {named(api) if api.endswith('.toml') else api}")
+
+
+def given_plugins(config: pytest.Config) -> list[str]:
+    """The plugins this run was given with -p (a course's own, say), but not those every suite run blocks."""
+    args = [str(arg) for arg in config.invocation_params.args]
+    names = [after for arg, after in zip(args, [*args[1:], ""]) if arg == "-p"]
+    names += [arg[2:] for arg in args if arg.startswith("-p") and len(arg) > 2 and not arg.startswith("-p=")]
+    return [name for name in names if name and name not in suite.QUIET_PLUGINS]
 
 
 def _title(check: Callable[..., None]) -> str:

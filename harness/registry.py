@@ -42,6 +42,10 @@ class LayerSpec:
     kink_slopes: Callable[[dict], tuple[float, float]] | None = None  # at x == 0 any slope in between is valid
     # A constructor argument naming one class of several: (argument, candidates); `bind` picks the class.
     one_of: tuple[str, tuple[str, ...]] | None = None
+    # Inputs are integer indices (Embedding): there is no float32 input to preserve, so that check is not collected.
+    # (The other checks see the integer dtype: they differentiate w.r.t. the parameters only and do not compare
+    # what backward returns.)
+    integer_inputs: bool = False
 
     def make(self, nn: Namespace, args: dict) -> Any:
         return (self.build or _by_name(self.name))(nn, args)
@@ -108,6 +112,30 @@ def _images(*, distinct: bool = False) -> Callable[[dict], st.SearchStrategy[np.
     return inputs
 
 
+def _batchnorm_2d_inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
+    return s.batch_images(args["num_features"]).flatmap(s.arrays)
+
+
+def _layer_norm_inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
+    normalized = args["normalized_shape"]
+    trailing = (normalized,) if isinstance(normalized, int) else tuple(normalized)
+    return s.leading_shapes(trailing).flatmap(s.arrays)
+
+
+def _group_norm_inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
+    # (N, C) to (N, C, H, W): a group spans its channels and every axis after them. Torch refuses a batch whose
+    # N (C / G) H W is 1 (it takes it for one value per group); one value per group in a larger batch is drawn.
+    per_group = args["num_channels"] // args["num_groups"]
+    shapes = st.tuples(s.batch_sizes(), st.lists(st.integers(1, 4), max_size=2)).filter(
+        lambda pair: pair[0] * per_group * int(np.prod(pair[1])) >= 2)
+    return shapes.map(lambda pair: (pair[0], args["num_channels"], *pair[1])).flatmap(s.arrays)
+
+
+def _embedding_inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
+    shapes = st.one_of(st.tuples(s.batch_sizes()), st.tuples(s.batch_sizes(), st.integers(1, 5)))
+    return shapes.flatmap(lambda shape: s.indices(shape, args["num_embeddings"]))
+
+
 def _batchnorm_buffers(rng: np.random.Generator, args: dict) -> dict[str, np.ndarray]:
     c = args["num_features"]
     return {"running_mean": rng.standard_normal(c), "running_var": rng.uniform(0.5, 2.0, c)}
@@ -159,6 +187,20 @@ LAYERS: list[LayerSpec] = [
               # Batch statistics need two samples (torch refuses one in training mode).
               lambda args: st.integers(2, 5).flatmap(lambda n: s.arrays((n, args["num_features"]))),
               buffers=_batchnorm_buffers),
+    # Scale 10 too: far into both tails, where Phi(x) is 1 to double precision or far below 1e-16 (1 + erf(x/sqrt(2))
+    # cancels there, which is torch's own form: the tolerance's 1e-9 absolute covers it).
+    LayerSpec("GELU", st.fixed_dictionaries({}, optional={"approximate": st.sampled_from(["none", "tanh"])}),
+              _elementwise(scales=(1.0, 10.0))),
+    LayerSpec("AvgPool2d", s.avgpool2d_configs(), _images()),
+    LayerSpec("BatchNorm2d", st.fixed_dictionaries({"num_features": st.integers(1, 4)},
+                                                   optional={"eps": st.sampled_from([1e-5, 1e-1]),
+                                                             "momentum": st.sampled_from([0.1, 0.5]),
+                                                             "affine": st.booleans()}),
+              _batchnorm_2d_inputs, buffers=_batchnorm_buffers),
+    LayerSpec("LayerNorm", s.layer_norm_configs(), _layer_norm_inputs),
+    LayerSpec("GroupNorm", s.group_norm_configs(), _group_norm_inputs),
+    LayerSpec("Embedding", st.fixed_dictionaries({"num_embeddings": st.integers(1, 6), "embedding_dim": st.integers(1, 4)}),
+              _embedding_inputs, integer_inputs=True),
     LayerSpec("Sequential", st.fixed_dictionaries({"in_features": st.integers(1, 5), "hidden": st.integers(1, 5),
                                                    "out_features": st.integers(1, 5)}),
               # The activation: the first of these the implementation defines (smooth ones first: no kink for a

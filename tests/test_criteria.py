@@ -32,7 +32,7 @@ def test_loss_inputs_not_modified(verify, spec):
 
 @criteria
 def test_loss_float32_preserved(verify, spec):
-    verify(spec, checks.loss_float32_preserved, criterion_cases)
+    verify(spec, checks.loss_float32_preserved, checks.float32_criterion_cases)
 
 
 @classifiers

@@ -9,12 +9,13 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 import reference
 from harness import finite_diff as fd
 from harness.boundary import beside
-from harness.cases import Built, LayerCase, build, checked_parameter_list, parameter_list, truth
-from harness.compare import CheckFailure, Tolerance, assert_close, strict_array
+from harness.cases import Built, LayerCase, any_mode_cases, build, checked_parameter_list, parameter_list, truth
+from harness.compare import CheckFailure, Recheck, Tolerance, assert_close, strict_array
 from harness.sandbox.student import call, method
 
 FLOAT32 = Tolerance(rtol=1e-3, atol=1e-4)  # float32 against the float64 twin, relative to the largest value
@@ -34,17 +35,47 @@ def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
 
 
 def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray], tolerance: Tolerance,
-                  *, label: str = "grad of {}", scale: float = 1.0) -> None:
+                  *, label: str = "grad of {}", scale: float = 1.0, overwritten: bool = False,
+                  impl: Any = None) -> None:
+    """Every parameter gradient against `expected`; `overwritten`: the gradients after two backward calls, where
+    one backward's worth means the second replaced the first; `impl`, when given: coincident hint factors are told
+    apart on a larger batch (`_on_larger_batch`)."""
     for got, name in zip(grads(built, case), built.names):
         # Gradient buffers may be any float dtype; their shape and values are what the contract fixes.
         dtype = got.dtype if got.dtype.kind == "f" else np.float64
         assert_close(label.format(name), got, expected[name], tolerance, dtype=dtype, factors=case.factors,
-                     mistakes=lambda name=name: _parameter_mistakes(built, case, name, scale))
+                     mistakes=lambda name=name: _parameter_mistakes(built, case, name, scale, overwritten),
+                     recheck=None if impl is None else _on_larger_batch(impl, case, name))
 
 
-def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float) -> dict[str, np.ndarray]:
-    """What a parameter gradient would be after common mistakes: one sample's contribution only."""
+def _on_larger_batch(impl: Any, case: LayerCase, quantity: str) -> Recheck:
+    """`quantity` ("output", "input": its gradient, or a parameter's name: its gradient) for the case's input with
+    the batch grown from n to 2n + 1 samples of the same values (so every value condition of the case still holds):
+    a hint factor that is the batch size follows it there, the constant 2 does not."""
+    def run() -> tuple[object, np.ndarray, dict[str, float]]:
+        larger = dataclasses.replace(case, x=np.concatenate([case.x, case.x, case.x[:1]]))
+        built = build(impl, larger)
+        expected = truth(built, larger)
+        x = larger.x.copy()
+        out = forward(built, larger, x)
+        if quantity == "output":
+            return out, expected.output, larger.factors
+        grad_input = backward(built, larger, x, expected.grad_output.copy())
+        if quantity == "input":
+            return grad_input, expected.grad_input, larger.factors
+        return dict(zip(built.names, grads(built, larger)))[quantity], expected.grad_parameters[quantity], larger.factors
+
+    return run
+
+
+def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float,
+                        overwritten: bool) -> dict[str, np.ndarray]:
+    """What a parameter gradient would be after common mistakes: one sample's contribution only; after two backward
+    calls (`overwritten`), one backward's worth: the second replaced the first."""
     mistakes = {}
+    if overwritten:
+        mistakes["the second backward replaced the first instead of adding to it: accumulate parameter gradients "
+                 "(grad += ...), zero_grad() resets them"] = truth(built, case).grad_parameters[name]
     for sample in (0, case.x.shape[0] - 1):
         def upstream(shape: tuple[int, ...], sample: int = sample) -> np.ndarray:
             g = np.zeros(shape)
@@ -57,11 +88,25 @@ def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float) 
     return mistakes
 
 
+def _assert_grad_input(what: str, got: Any, expected: np.ndarray | None, case: LayerCase, **kwargs: Any) -> None:
+    """grad of input vs torch's. Integer inputs (indices: Embedding) have none: what backward returns for them is
+    not compared (the contract says None), their parameter gradients are."""
+    if expected is not None:
+        assert_close(what, got, expected, case.spec.tolerance, **kwargs)
+
+
+def _other_values(x: np.ndarray) -> np.ndarray:
+    """An input of the same shape and value conditions with other values: mirrored (indices within their own
+    range, so they stay valid)."""
+    return x.min() + x.max() - x[::-1] if x.dtype.kind in "iu" else -x[::-1].copy()
+
+
 def forward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     out = forward(built, case, case.x.copy())
-    assert_close("output", out, expected.output, case.spec.tolerance, factors=case.factors)
+    assert_close("output", out, expected.output, case.spec.tolerance, factors=case.factors,
+                 recheck=_on_larger_batch(impl, case, "output"))
     for name in built.buffers:
         assert_close(f"{name} after forward", getattr(built.layer, name), expected.buffers[name], case.spec.tolerance)
 
@@ -72,8 +117,9 @@ def backward_matches_torch(impl: Any, case: LayerCase) -> None:
     x = case.x.copy()
     forward(built, case, x)
     grad_input = backward(built, case, x, expected.grad_output.copy())
-    assert_close("grad of input", grad_input, expected.grad_input, case.spec.tolerance, factors=case.factors)
-    _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance)
+    _assert_grad_input("grad of input", grad_input, expected.grad_input, case, factors=case.factors,
+                       recheck=_on_larger_batch(impl, case, "input"))
+    _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance, impl=impl)
 
 
 def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
@@ -84,7 +130,9 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
     out_shape = strict_array(forward(built, case, x), what="output", shape=truth(built, case).output.shape,
                              dtype=np.float64).shape
     shapes = [v.shape for v in built.values]
-    tensors = {"input": x, **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names, shapes)))}
+    wrt_input = x.dtype.kind == "f"  # integer inputs (indices) have no gradient: the parameters' only
+    tensors = {**({"input": x} if wrt_input else {}),
+               **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names, shapes)))}
     forward_method = method(built.layer, "forward", name)
 
     def output(value: Any) -> np.ndarray:
@@ -95,8 +143,9 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
         out, grad_input, grad_parameters = row
         output(out)
         got = checked_parameter_list(grad_parameters, name, "grad_parameters", built.names, shapes)
-        return {"input": strict_array(grad_input, what="grad of input", shape=x.shape, dtype=np.float64),
-                **{n: g.astype(np.float64) for n, g in zip(built.names, got)}}
+        of_input = {"input": strict_array(grad_input, what="grad of input", shape=x.shape, dtype=np.float64)} \
+            if wrt_input else {}
+        return {**of_input, **{n: g.astype(np.float64) for n, g in zip(built.names, got)}}
 
     def backward_with(upstream: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         rows = call(f"{name}.zero_grad(), forward and backward", beside(impl, "helpers").backward_rows, built.layer,
@@ -109,8 +158,10 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
         for tensor_name, tensor in tensors.items():
             analytical = np.stack([row[tensor_name].reshape(-1) for row in rows]) if rows else \
                 np.zeros((0, tensor.size))
-            numerical = fd.numerical_jacobian(forward_method, (x,), tensor, result=output, what=f"{name}.forward")
-            fd.assert_jacobians_close(f"grad of {tensor_name}", analytical, numerical, out_shape, tensor.shape)
+            numerical, modified = fd.numerical_jacobian(forward_method, (x,), tensor, result=output,
+                                                        what=f"{name}.forward")
+            fd.assert_jacobians_close(f"grad of {tensor_name}", analytical, numerical, out_shape, tensor.shape,
+                                      modified=modified)
         return
     rng = np.random.default_rng([case.seed, 2])
     analytical: dict[str, list[float]] = {tensor_name: [] for tensor_name in tensors}
@@ -138,12 +189,12 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     forward(built, case, x)
     first = backward(built, case, x, expected.grad_output.copy())
     second = backward(built, case, x, expected.grad_output.copy())
-    assert_close("grad of input from the first backward", first, expected.grad_input, case.spec.tolerance)
-    assert_close("grad of input from a second backward after the same forward", second, expected.grad_input,
-                 case.spec.tolerance)
+    _assert_grad_input("grad of input from the first backward", first, expected.grad_input, case)
+    _assert_grad_input("grad of input from a second backward after the same forward", second, expected.grad_input,
+                       case)
     doubled = {name: 2 * g for name, g in expected.grad_parameters.items()}
     _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)",
-                  scale=2.0)
+                  scale=2.0, overwritten=True)
 
 
 def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:
@@ -185,8 +236,13 @@ def _assert_unchanged(where: str, what: str, array: np.ndarray, original: np.nda
                            " work on a copy (e.g. x = x.copy() or out = np.maximum(x, 0)) instead")
 
 
+def float32_cases(spec: Any) -> st.SearchStrategy[LayerCase]:
+    """float32_preserved's cases: any mode's, the input in float32, so a failure shows the case that failed."""
+    return any_mode_cases(spec).map(lambda case: dataclasses.replace(case, x=case.x.astype(np.float32)))
+
+
 def float32_preserved(impl: Any, case: LayerCase) -> None:
-    """float32 in gives float32 out, forward and backward, with float32-accurate values."""
+    """float32 in gives float32 out, forward and backward, with float32-accurate values (`float32_cases`)."""
     built = build(impl, case)
     expected = truth(built, case)
     x = case.x.astype(np.float32)
@@ -208,10 +264,10 @@ def no_stale_cache(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     x = case.x.copy()
-    forward(built, case, -x[::-1].copy())  # same shape and value conditions, different values
+    forward(built, case, _other_values(x))
     forward(built, case, x)
     grad_input = backward(built, case, x, expected.grad_output.copy())
-    assert_close("grad of input after two forward calls", grad_input, expected.grad_input, case.spec.tolerance)
+    _assert_grad_input("grad of input after two forward calls", grad_input, expected.grad_input, case)
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance,
                   label="grad of {} after two forward calls")
 

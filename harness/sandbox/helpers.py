@@ -29,22 +29,35 @@ def _kept(value: object) -> object:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def central_differences(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: float) -> tuple[list, list, list, list]:
+def central_differences(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: float) -> tuple[list, ...]:
     """fn(*args) with each element of `wrt` moved by +eps, then by -eps (restored after each): the outputs and the
-    values actually stored (float32 rounds the step). harness/finite_diff.py's loop, run beside the code it calls so
-    that its 2n calls are one request; the trusted side checks every output and takes the differences."""
+    values actually stored (float32 rounds the step), and the first change fn made to an array argument (`_changed`,
+    or None). harness/finite_diff.py's loop, run beside the code it calls so that its 2n calls are one request; the
+    trusted side checks every output and takes the differences."""
     flat = wrt.reshape(-1)  # a view of a contiguous array: writing to it perturbs what fn reads
-    plus, minus, highs, lows = [], [], [], []
+    plus, minus, highs, lows, changed = [], [], [], [], None
     for i in range(flat.size):
         original = flat[i]
-        flat[i] = original + eps
-        highs.append(float(flat[i]))
-        plus.append(_kept(fn(*args)))
-        flat[i] = original - eps
-        lows.append(float(flat[i]))
-        minus.append(_kept(fn(*args)))
+        for sign, outputs, stored in ((1, plus, highs), (-1, minus, lows)):
+            flat[i] = original + sign * eps
+            stored.append(float(flat[i]))
+            before = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
+            outputs.append(_kept(fn(*args)))
+            changed = _changed(args, before, i, sign) if changed is None else changed
         flat[i] = original
-    return plus, minus, highs, lows
+    return plus, minus, highs, lows, changed
+
+
+def _changed(args: tuple, before: list, moved: int, sign: int) -> list | None:
+    """[argument position, flat index, value before, value after, element moved, its sign] of the first element of an
+    array argument that a call changed; None when the call left them all as they were."""
+    for position, (arg, old) in enumerate(zip(args, before)):
+        if old is None or np.array_equal(arg, old, equal_nan=old.dtype.kind == "f"):
+            continue
+        differs = (arg != old) & ~(np.isnan(arg) & np.isnan(old)) if old.dtype.kind == "f" else arg != old
+        index = int(np.flatnonzero(differs)[0]) if arg.shape == old.shape else 0
+        return [position, index, float(old.reshape(-1)[index]), float(arg.reshape(-1)[index]), moved, sign]
+    return None
 
 
 def backward_rows(layer: Any, x: np.ndarray, upstream: list[np.ndarray]) -> list[tuple]:

@@ -21,14 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from harness.sandbox.student import CheckFailure, student_frame
+
 # ------------------------------------------------------------------------------------------------ errors, results
+# The harness's own verdicts here are CheckFailures: the trusted side shows their message as it is (no traceback of
+# this file), as it shows every other check's.
 
 
-class TrainingTooSlow(AssertionError):
+class TrainingTooSlow(CheckFailure):
     """Training would not finish within the check's time budget (raised early, from the first steps' speed)."""
 
 
-class TrainingDiverged(AssertionError):
+class TrainingDiverged(CheckFailure):
     """The loss became NaN or infinite."""
 
 
@@ -147,7 +151,7 @@ def init_parameters(model: Any, seed: int) -> list[np.ndarray]:
         if len(shape) >= 2:
             fan_in = int(np.prod(shape[1:]))
         elif fan_in is None:
-            raise AssertionError(
+            raise CheckFailure(
                 f"parameter {i} has shape {shape} but no weight (ndim >= 2) comes before it; "
                 "model.parameters() should list each layer's weight before its bias"
             )
@@ -158,7 +162,7 @@ def init_parameters(model: Any, seed: int) -> list[np.ndarray]:
     # parameters() must hand out the arrays themselves, else the optimizer's updates would be lost too.
     for i, (p, v) in enumerate(zip(model.parameters(), values)):
         if not np.allclose(_to_numpy(p), v, atol=1e-6):
-            raise AssertionError(
+            raise CheckFailure(
                 f"model.parameters()[{i}] (shape {tuple(p.shape)}) did not keep a value written in place: "
                 "parameters() must return the parameter arrays themselves, not copies"
             )
@@ -201,7 +205,7 @@ class HarnessSGD:
             self._buffers = [None] * len(params)
         for i, (p, g) in enumerate(zip(params, grads)):
             if np.shape(g) != np.shape(p):
-                raise AssertionError(f"grad_parameters()[{i}] has shape {np.shape(g)} but parameters()[{i}] has shape "
+                raise CheckFailure(f"grad_parameters()[{i}] has shape {np.shape(g)} but parameters()[{i}] has shape "
                                      f"{np.shape(p)}: a parameter gradient must have its parameter's shape")
             d = g + self.weight_decay * p if self.weight_decay else g
             if self.momentum:
@@ -226,8 +230,8 @@ def make_optimizer(nn: Any, model: Any, *, lr: float, momentum: float = 0.0, wei
 def _loss_value(loss: Any, step: int, epoch: int) -> float:
     try:
         value = float(np.asarray(loss).reshape(()))
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(f"criterion.forward returned {type(loss).__name__} {loss!r}, expected a float") from exc
+    except (TypeError, ValueError):
+        raise CheckFailure(f"criterion.forward returned {type(loss).__name__} {loss!r:.100}, expected a float") from None
     if not math.isfinite(value):
         raise TrainingDiverged(f"loss became {value} at step {step} (epoch {epoch})")
     return value
@@ -379,8 +383,55 @@ def overfit_small(model: Any, criterion: Any, optimizer: Any, x32: np.ndarray, y
 # ------------------------------------------------------------------------------- what the trusted side calls here
 
 
+class _Traced:
+    """`nn` as the model builders see it: its Sequential gets children whose forward and backward note each call
+    (the layer, the shapes in and out), so an error inside a layer reads like a layer's failure: which layer, which
+    call, what went in, and what the layers before it in this pass returned."""
+
+    def __init__(self, nn: Any) -> None:
+        self.nn, self.calls = nn, []
+
+    def __getattr__(self, name: str) -> Any:
+        return self.Sequential if name == "Sequential" else getattr(self.nn, name)
+
+    def Sequential(self, *children: Any) -> Any:  # noqa: N802 - the contract's name
+        for number, child in enumerate(children, start=1):
+            label = f"{type(child).__name__} (layer {number} of {len(children)} in the model's Sequential)"
+            for name, arguments in (("forward", ("input",)), ("backward", ("input", "grad_output"))):
+                try:  # a layer that takes no attribute (slots, a strict __setattr__) runs as it is, untraced
+                    setattr(child, name, self._traced(getattr(child, name), f"{label}.{name}", arguments,
+                                                      first=number == 1 and name == "forward"))
+                except (AttributeError, TypeError):
+                    continue
+        return self.nn.Sequential(*children)
+
+    def _traced(self, method: Any, what: str, arguments: tuple[str, ...], *, first: bool) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if first:
+                self.calls.clear()  # a new pass through the model
+            given = ", ".join(f"{name} {_shape(value)}" for name, value in zip(arguments, args))
+            try:
+                out = method(*args, **kwargs)
+            except CheckFailure:
+                raise
+            except Exception as error:  # noqa: BLE001 - the submission's error, told as its layer's failure
+                frame = student_frame(error.__traceback__)
+                before = "".join(f"\n    {line}" for line in self.calls)
+                raise CheckFailure(f"{what} raised {type(error).__name__}: {error}\n"
+                                   f"  at {frame.filename}:{frame.lineno}: {frame.line}\n  it was given {given}"
+                                   + (f"\n  the calls before it in this pass:{before}" if before else "")) from None
+            self.calls.append(f"{what}: {given} -> {_shape(out)}")
+            return out
+
+        return call
+
+
+def _shape(value: Any) -> str:
+    return f"{value.shape} {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+
+
 def _model(nn: Any, model: str, seed: int) -> Any:
-    net = MODEL_BUILDERS[model](nn)
+    net = MODEL_BUILDERS[model](_Traced(nn))
     init_parameters(net, seed)
     return net
 

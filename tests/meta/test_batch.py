@@ -332,6 +332,8 @@ def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class)
     for name in GRADED:
         assert gradebook.load_results(out / name / "results.json") is not None, (out / name / "log.txt").read_text()
         assert "verdict per layer" in (out / name / "log.txt").read_text()
+        assert "Verdict per layer" in (out / name / batch.HTML).read_text()  # the visual report, beside it
+    assert '<img alt="expected, got and difference of grad of bias' in (out / "in_folder" / batch.HTML).read_text()
     assert not (out / "hang" / "results.json").exists() and not (out / "ambiguous" / "results.json").exists()
     rows = {row["name"]: row for row in read_csv(out / "gradebook.csv")}
     assert sorted(rows) == sorted([*GRADED, "ambiguous", "hang"])

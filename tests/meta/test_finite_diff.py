@@ -11,9 +11,10 @@ def test_numerical_jacobian_of_a_linear_map_is_the_matrix():
     a = np.random.default_rng(0).standard_normal((3, 4))
     x = np.random.default_rng(1).standard_normal(4)
     before = x.copy()
-    jacobian = fd.numerical_jacobian(lambda: a @ x, (), x)
+    jacobian, modified = fd.numerical_jacobian(lambda: a @ x, (), x)
     np.testing.assert_allclose(jacobian, a, atol=1e-8)
     np.testing.assert_array_equal(x, before)  # restored after perturbing
+    assert modified is None
 
 
 def test_numerical_directional_of_a_quadratic():
@@ -28,7 +29,7 @@ def test_numerical_directional_of_a_quadratic():
 def test_float32_steps_are_read_back():
     """A float32 parameter cannot hold x + 1e-6 exactly; the quotient must use the step actually stored."""
     w = np.array([1.3, -0.7], dtype=np.float32)
-    jacobian = fd.numerical_jacobian(lambda: 3.0 * w.astype(np.float64), (), w)
+    jacobian, _ = fd.numerical_jacobian(lambda: 3.0 * w.astype(np.float64), (), w)
     np.testing.assert_allclose(jacobian, 3.0 * np.eye(2), rtol=1e-9)
 
 

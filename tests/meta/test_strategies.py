@@ -83,3 +83,27 @@ def test_values_keep_away_from_given_points():
 
 def test_values_are_reproducible_from_their_seed():
     np.testing.assert_array_equal(s.values(7, (3, 4)), s.values(7, (3, 4)))
+
+
+def test_embedding_indices_repeat_often_and_stay_in_range():
+    cases = draws(layer_cases(SPECS["Embedding"]))
+    assert all(c.x.dtype == np.int64 and 0 <= c.x.min() and c.x.max() < c.args["num_embeddings"] for c in cases)
+    repeated = [c for c in cases if len(np.unique(c.x)) < c.x.size]
+    assert len(repeated) >= len(cases) // 2, "a repeated index (the gradient must add up over it) in most examples"
+
+
+def test_avgpool_cases_cover_padding_left_out_of_the_divisor():
+    cases = draws(layer_cases(SPECS["AvgPool2d"]))
+    assert any(c.args.get("count_include_pad") is False and s.as_pair(c.args["padding"]) != (0, 0) for c in cases)
+    assert any(c.args.get("count_include_pad", True) and s.as_pair(c.args["padding"]) != (0, 0) for c in cases)
+
+
+def test_normalization_cases_cover_their_layouts():
+    layer_norm = draws(layer_cases(SPECS["LayerNorm"]))
+    assert {np.ndim(c.args["normalized_shape"]) for c in layer_norm} == {0, 1}, "an int and a tuple"
+    assert any(np.size(c.args["normalized_shape"]) == 2 for c in layer_norm), "over the last two axes"
+    group_norm = draws(layer_cases(SPECS["GroupNorm"]))
+    assert any(1 < c.args["num_groups"] < c.args["num_channels"] for c in group_norm), "groups of several channels"
+    for case in draws(layer_cases(SPECS["BatchNorm2d"])):
+        n, _, h, w = case.x.shape
+        assert n * h * w >= 2, case  # torch needs two values per channel in training
