@@ -118,6 +118,11 @@ def _table(lines: list[tuple[str, str]]) -> str:
                      for text, style in lines)
 
 
+# A picture takes about a second to draw; a submission failing everything (grade-all draws a page for each) must not
+# cost minutes.
+MAX_PICTURES = 20
+
+
 def page(*, title: str, header: list[str], table: list[tuple[str, str]], failures: list[Failure],
          curves: list[tuple[str, bytes]]) -> str:
     """The whole page. `table`: (line, "passed" / "failed" / "total" / "") as the terminal shows the verdict;
@@ -126,10 +131,16 @@ def page(*, title: str, header: list[str], table: list[tuple[str, str]], failure
              "<h2>Verdict per layer</h2>", f'<pre class="verdict">{_table(table)}</pre>']
     if failures:
         parts.append(f"<h2>Failures ({len(failures)})</h2>")
+    drawn = 0
     for number, failure in enumerate(failures, 1):
+        pieces = failure.pieces[:max(0, MAX_PICTURES - drawn)]
+        drawn += len(pieces)
         pictures = [_figure(heatmaps(p), f"expected, got and difference of {p.what}",
                             f"{p.what}: expected, got and got - expected; {p.shown}. The worst element is boxed; "
-                            "NaN and inf are magenta.") for p in failure.pieces]
+                            "NaN and inf are magenta.") for p in pieces]
+        if len(pieces) < len(failure.pieces):
+            pictures.append(f"<p>(pictures are drawn for the first {MAX_PICTURES} mismatches of a page: run this "
+                            "layer alone, with -m, to see this one's)</p>")
         parts.append(f'<section class="failure" id="failure-{number}"><h3 class="failed">{html.escape(failure.name)}'
                      f"</h3><pre>{html.escape(failure.message)}</pre>{''.join(pictures)}</section>")
     if curves:

@@ -10,9 +10,10 @@ from harness.sandbox.adapters.profile import BACKWARD_CHECKS, Profile, resolve_a
 
 
 def _with_rank(x: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
-    """The same values with trailing axes merged, when the course uses fewer axes than were drawn."""
+    """The same values with leading axes merged into the batch axis, when the course uses fewer axes than were drawn:
+    the trailing axes are the ones a layer's arguments may size (LayerNorm's normalized_shape)."""
     top = max(ranks)
-    return x.reshape(*x.shape[: top - 1], -1) if x.ndim > top else x
+    return x.reshape(-1, *x.shape[x.ndim - top + 1:]) if x.ndim > top else x
 
 
 def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:

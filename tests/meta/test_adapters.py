@@ -20,6 +20,7 @@ from harness.cases import layer_cases
 from harness.checks import kinks as kink_checks
 from harness.checks import layer as checks
 from harness.compare import CheckFailure
+from harness.narrowing import narrowed
 from harness.registry import SPECS
 from harness.sandbox import adapters
 from harness.sandbox.adapters.base import Namespace
@@ -111,6 +112,17 @@ def test_rectangular_conv_is_not_expressible(cs):
     cs.Conv2d(1, 1, (2, 3), stride=2, padding=(1, 1))  # a rectangular kernel is fine
 
 
+def test_cs231n_normalisations_state_only_their_cases(cs):
+    for make in (lambda: cs.LayerNorm((2, 3)), lambda: cs.LayerNorm(3, elementwise_affine=False),
+                 lambda: cs.BatchNorm2d(2, affine=False), lambda: cs.GroupNorm(1, 2, affine=False)):
+        with pytest.raises(adapters.NotExpressible, match="not expressible in cs231n style"):
+            make()
+    with pytest.raises(adapters.NotExpressible, match="layernorm_forward takes 2-D input"):
+        cs.LayerNorm([3]).forward(np.ones((2, 2, 3)))
+    with pytest.raises(adapters.NotExpressible, match="word_embedding_forward takes 2-D input"):
+        cs.Embedding(4, 2).forward(np.zeros(3, dtype=np.int64))
+
+
 # ------------------------------------------------------------------------------------ exact conversions
 
 
@@ -185,6 +197,43 @@ def test_cs231n_affine_gets_transposed_view_of_live_weight(cs):
     assert layer.grad_parameters()[0] is held[0]
     np.testing.assert_allclose(held[0], 2 * (g.T @ x))  # (out, in), added twice
     np.testing.assert_allclose(held[1], 2 * g.sum(0))
+
+
+def test_cs231n_groupnorm_gets_spatial_views_of_live_parameters(cs):
+    seen = {}
+
+    def spatial_groupnorm_forward(x, gamma, beta, groups, gn_param):
+        seen.update(gamma=gamma, groups=groups, gn_param=gn_param)
+        return x, None
+
+    def spatial_groupnorm_backward(dout, cache):
+        return dout, np.ones((1, 4, 1, 1)), np.full((1, 4, 1, 1), 2.0)
+
+    layer = cs.GroupNorm(2, 4, eps=0.1)
+    layer._fn_forward, layer._fn_backward = spatial_groupnorm_forward, spatial_groupnorm_backward
+    weight, _ = layer.parameters()
+    x = np.ones((1, 4, 2, 2))
+    layer.forward(x)
+    assert seen["gamma"].shape == (1, 4, 1, 1) and np.shares_memory(seen["gamma"], weight)
+    assert seen["groups"] == 2 and seen["gn_param"] == {"eps": 0.1}
+    layer.backward(x, x)
+    np.testing.assert_array_equal(layer.grad_parameters()[1], np.full(4, 2.0))  # (1, C, 1, 1) added as (C,)
+
+
+@pytest.mark.parametrize(("layer", "rank"), [("LayerNorm", 2), ("GroupNorm", 4), ("Embedding", 2)])
+def test_cs231n_narrowing_draws_the_input_ranks_its_functions_take(layer, rank):
+    spec = SPECS[layer]
+    seen = []
+
+    @settings(max_examples=30, database=None)
+    @given(case=layer_cases(dataclasses.replace(spec, **narrowed(adapters.profile_for("cs231n"), spec, "forward matches torch"))))
+    def run(case):
+        seen.append(case)
+
+    run()
+    assert {case.x.ndim for case in seen} == {rank}
+    if layer == "LayerNorm":  # (N, D): the extra leading axes were merged into the batch, D left as drawn
+        assert all(case.args["normalized_shape"] == case.x.shape[1] and case.args["elementwise_affine"] for case in seen)
 
 
 def test_cs231n_dropout_p_is_converted_to_keep_probability(cs):
@@ -265,7 +314,8 @@ EXAMPLES = {
     "torch7": (TORCH7, ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "Softmax", "LogSoftmax",
                         "BatchNorm1d", "Sequential", "MSELoss", "NLLLoss", "CrossEntropyLoss", "Conv2d", "MaxPool2d",
                         "ELU", "Softplus"]),
-    "cs231n": (CS231N, ["Linear", "ReLU", "Dropout", "CrossEntropyLoss", "Conv2d", "MaxPool2d", "BatchNorm1d"]),
+    "cs231n": (CS231N, ["Linear", "ReLU", "Dropout", "CrossEntropyLoss", "Conv2d", "MaxPool2d", "BatchNorm1d",
+                        "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding"]),
 }
 
 
@@ -295,22 +345,28 @@ def test_example_passes_every_expressible_layer(style, tmp_path):
         assert any(line.split()[:1] == [layer] and "FAILED" not in line for line in result.stdout.splitlines())
 
 
-# Per buggy example: its bug's layer, a phrase its failures show, and the layers run (every other one passes).
+# Per buggy example: its bugs' layers, each with a phrase its failures show, and the layers run (every other one passes).
 BUGGY = {
-    "torch7": (str(ROOT / "examples" / "torch7_buggy"), "MSELoss", "off by the same factor 0.5", EXAMPLES["torch7"][1]),
-    "cs231n": (str(ROOT / "examples" / "cs231n_buggy"), "Linear", "a parameter gradient sums over the batch",
+    "torch7": (str(ROOT / "examples" / "torch7_buggy"), {"MSELoss": "off by the same factor 0.5"}, EXAMPLES["torch7"][1]),
+    "cs231n": (str(ROOT / "examples" / "cs231n_buggy"),
+               {"Linear": "a parameter gradient sums over the batch",
+                "LayerNorm": "output differs",  # normalised over the batch axis
+                "BatchNorm2d": "output differs",  # reshaped to (N*H*W, C) without the transpose
+                "GroupNorm": "output differs",  # C // G groups of G channels
+                "Embedding": "grad of weight differs"},  # dW[x] += dout: a repeated word counted once
                EXAMPLES["cs231n"][1]),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("style", BUGGY)
-def test_buggy_example_fails_only_its_bugs_layer(style, tmp_path):
-    target, layer, phrase, layers = BUGGY[style]
+def test_buggy_example_fails_only_its_bugs_layers(style, tmp_path):
+    target, bugs, layers = BUGGY[style]
     result, cases = run_suite(target, layers, tmp_path)
     failed = {lay for lay, _, message in cases if message is not None}
-    assert failed == {layer}, result.stdout[-3000:]
-    assert phrase in result.stdout
+    assert failed == set(bugs), result.stdout[-3000:]
+    for layer, phrase in bugs.items():
+        assert any(lay == layer and phrase in message for lay, _, message in cases if message is not None), layer
 
 
 @pytest.mark.slow

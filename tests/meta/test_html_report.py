@@ -138,6 +138,16 @@ def test_the_page_shows_each_failure_with_its_pictures_and_loads_nothing() -> No
     assert_self_contained(page)
 
 
+def test_pictures_are_capped_per_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A submission failing everything gets its messages, but only the first pictures (each takes a second)."""
+    monkeypatch.setattr(html_report, "MAX_PICTURES", 2)
+    shown = evidence.piece(mismatch(np.zeros((1, 2)), np.ones((1, 2))))
+    failures = [html_report.Failure(f"Layer{i}: forward matches torch", f"message {i}", [shown]) for i in range(3)]
+    page = html_report.page(title="t", header=[], table=[], failures=failures, curves=[])
+    assert len(DATA_PNG.findall(page)) == 2
+    assert "message 2" in page and "pictures are drawn for the first 2 mismatches" in page
+
+
 # ------------------------------------------------------------------------------------------------ a real run
 
 def text_of(page: str) -> str:

@@ -1,6 +1,6 @@
 """The functional driver (Stanford CS231n): layers `<layer>_forward(x, ...) -> (out, cache)` and
-`<layer>_backward(dout, cache) -> dx or (dx, dparam...)`, and `softmax_loss(x, y) -> (loss, dx)`. Function names,
-narrowing and conventions are the profile's (cs231n.toml)."""
+`<layer>_backward(dout, cache) -> dx or (dx, dparam...)` (word_embedding_backward: dW alone), and
+`softmax_loss(x, y) -> (loss, dx)`. Function names, narrowing and conventions are the profile's (cs231n.toml)."""
 
 from __future__ import annotations
 
@@ -142,11 +142,24 @@ class Dropout(Functional):
         return ({"p": self.p, "mode": "train" if self.training else "test"},)
 
 
+def _affine(layer: str, argument: str, affine: bool) -> None:
+    if not affine:
+        raise NotExpressible(STYLE, f"{layer}({argument}=False) (cs231n's normalisations always take gamma and beta)")
+
+
+def _rank(layer: str, forward: Callable[..., Any], input: np.ndarray, rank: int) -> None:
+    if input.ndim != rank:
+        raise NotExpressible(STYLE, f"{layer} on input of shape {input.shape} ({forward.__name__} takes {rank}-D input)")
+
+
 class BatchNorm(Functional):
     """batchnorm_forward(x, gamma, beta, bn_param); running statistics converted exactly to torch's."""
 
+    layer = "BatchNorm1d"
+
     def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], num_features: int, eps: float = 1e-5,
-                 momentum: float = 0.1) -> None:
+                 momentum: float = 0.1, affine: bool = True) -> None:
+        _affine(self.layer, "affine", affine)
         self.eps, self.keep = eps, 1.0 - momentum  # cs231n: running = momentum * running + (1 - momentum) * batch
         self.running_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
         self._bn_param: dict = {}
@@ -165,14 +178,93 @@ class BatchNorm(Functional):
         self._cache_training = self.training
         if self.training:
             self.running_mean[...] = self._bn_param["running_mean"]
-            self.running_var[...] = unbiased_running_var(old_var, self._bn_param["running_var"], self.keep, len(input))
+            # The batch statistics average over every axis but the features' (N, or N, H and W).
+            n = input.size // len(self.running_var)
+            self.running_var[...] = unbiased_running_var(old_var, self._bn_param["running_var"], self.keep, n)
         return output
 
     def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
         if not self._cache_training:
-            raise NotExpressible(STYLE, "BatchNorm1d.backward in eval mode (batchnorm_backward differentiates the "
-                                        "training-mode forward only)")
+            raise NotExpressible(STYLE, f"{self.layer}.backward in eval mode ({self._fn_backward.__name__} "
+                                        "differentiates the training-mode forward only)")
         return super()._backward(input, grad_output)
+
+
+class SpatialBatchNorm(BatchNorm):
+    """spatial_batchnorm_forward(x, gamma, beta, bn_param): the same on (N, C, H, W), gamma and beta of shape (C,),
+    the batch statistics over N, H and W."""
+
+    layer = "BatchNorm2d"
+
+
+def _features(normalized_shape: Any) -> int:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if len(shape) != 1:
+        raise NotExpressible(STYLE, f"LayerNorm(normalized_shape={normalized_shape!r}) (cs231n's layernorm_forward "
+                                    "normalises the features D of (N, D) input)")
+    return int(shape[0])
+
+
+class LayerNorm(Functional):
+    """layernorm_forward(x, gamma, beta, ln_param) on (N, D) input, ln_param {'eps'}; gamma and beta of shape (D,)."""
+
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], normalized_shape: Any,
+                 eps: float = 1e-5, elementwise_affine: bool = True) -> None:
+        _affine("LayerNorm", "elementwise_affine", elementwise_affine)
+        features = _features(normalized_shape)
+        self.eps = eps
+        super().__init__(forward, backward, [np.ones(features), np.zeros(features)])
+
+    def _arguments(self, input: np.ndarray) -> tuple:
+        return (*super()._arguments(input), {"eps": self.eps})
+
+    def _forward(self, input: np.ndarray) -> np.ndarray:
+        _rank("LayerNorm", self._fn_forward, input, 2)
+        return super()._forward(input)
+
+
+class GroupNorm(Functional):
+    """spatial_groupnorm_forward(x, gamma, beta, G, gn_param) on (N, C, H, W) input, gn_param {'eps'}; gamma and beta
+    of shape (1, C, 1, 1): views of the live (C,) parameters, dgamma and dbeta reshaped back."""
+
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], num_groups: int, num_channels: int,
+                 eps: float = 1e-5, affine: bool = True) -> None:
+        _affine("GroupNorm", "affine", affine)
+        self.groups, self.eps = num_groups, eps
+        super().__init__(forward, backward, [np.ones(num_channels), np.zeros(num_channels)])
+
+    def _arguments(self, input: np.ndarray) -> tuple:
+        gamma, beta = (p.reshape(1, -1, 1, 1) for p in super()._arguments(input))
+        return gamma, beta, self.groups, {"eps": self.eps}
+
+    def _native(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        # Any other shape is passed on as returned, for add_into to name it as the student's.
+        spatial = (1, len(self._params[0]), 1, 1)
+        return [np.reshape(g, -1) if np.shape(g) == spatial else g for g in grads]
+
+    def _forward(self, input: np.ndarray) -> np.ndarray:
+        _rank("GroupNorm", self._fn_forward, input, 4)
+        return super()._forward(input)
+
+
+class Embedding(Functional):
+    """word_embedding_forward(x, W) on (N, T) indices, W (V, D) the live weight; word_embedding_backward(dout, cache)
+    returns dW alone, added into the gradient buffer (indices have no gradient: backward returns None, as the contract
+    says)."""
+
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], num_embeddings: int,
+                 embedding_dim: int) -> None:
+        super().__init__(forward, backward, [np.random.default_rng().standard_normal((num_embeddings, embedding_dim))])
+
+    def _arguments(self, input: np.ndarray) -> tuple:
+        return tuple(self._params)  # the input is integer indices: W keeps its own dtype
+
+    def _forward(self, input: np.ndarray) -> np.ndarray:
+        _rank("Embedding", self._fn_forward, input, 2)
+        return super()._forward(input)
+
+    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> None:
+        add_into(self._grads[0], self._fn_backward(grad_output, self._cache), self._fn_backward.__name__)
 
 
 class SoftmaxLoss(Criterion):
@@ -203,6 +295,7 @@ class CS231n(Adapter):
     binders = {
         "Linear": _functional(Affine), "Conv2d": _functional(Conv), "MaxPool2d": _functional(MaxPool),
         "ReLU": _functional(lambda f, b: Functional(f, b, [])), "BatchNorm1d": _functional(BatchNorm),
-        "Dropout": _dropout,
+        "BatchNorm2d": _functional(SpatialBatchNorm), "LayerNorm": _functional(LayerNorm),
+        "GroupNorm": _functional(GroupNorm), "Embedding": _functional(Embedding), "Dropout": _dropout,
         "CrossEntropyLoss": lambda m, names, profile: lambda: SoftmaxLoss(getattr(m, names[0])),
     }
