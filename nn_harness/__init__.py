@@ -99,7 +99,7 @@ def check(module_or_path: str | os.PathLike | ModuleType, layers: Iterable[str] 
     with tempfile.TemporaryDirectory(prefix="nn-harness-check-") as folder:
         page, grade = Path(folder, "report.html"), Path(folder, "results.json")
         argv = [sys.executable, "-m", "harness", "--impl", _target(module_or_path), "-n", "0", "--html", str(page),
-                "--grade-json", str(grade), "-p", "no:cacheprovider",
+                "--grade-json", str(grade),
                 *(["-m", _marker(layers)] if layers is not None else []), *args]
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
         if done.returncode not in GRADED or not page.exists() or not grade.exists():
