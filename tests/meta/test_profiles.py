@@ -45,6 +45,8 @@ def write(tmp_path, text, name="p.toml"):
     ('name = "x"\ndriver = "torch7"\n[rules]\nspeed = 1\n', "rules.speed: unknown rule"),
     ('name = "x"\ndriver = "torch7"\n[rules.ranges.LeakyReLU]\nnegative_slope = [1, 0]\n',
      "rules.ranges.LeakyReLU.negative_slope: must be [low, high]"),
+    ('name = "x"\ndriver = "torch7"\n[rules.spreads]\nCrossEntropyLoss = 0\n',
+     "rules.spreads.CrossEntropyLoss: must be a positive number"),
     ('name = "x"\ndriver = "torch7"\n[narrow.Conv2d]\nstride = 1\n', "narrow.Conv2d.stride: must be a non-empty list"),
     ('name = "x"\ndriver = "torch7"\n[names]\nLinear = 3\n', "names.Linear: must be a name or a list of names"),
     ('name = "x"\ndriver = "torch7"\n[detect]\nfiles = ["a"]\n', "detect.files: unknown"),
@@ -124,6 +126,22 @@ def test_narrowing_states_only_what_the_course_can():
     assert set(ranks) == {2}
     assert narrowed(course, SPECS["BatchNorm1d"], "backward matches torch")["modes"] == ("train",)
     assert "modes" not in narrowed(course, SPECS["BatchNorm1d"], "forward matches torch")
+
+
+def test_a_criterions_scores_are_scaled_down_to_the_spread_the_course_computes_exactly():
+    """module-grad's CrossEntropy clips probabilities below 1e-15: no case may have scores more than 30 apart."""
+    course = adapters.profile_for("module-grad")
+    spec = SPECS["CrossEntropyLoss"]
+    spreads = []
+
+    @settings(max_examples=60, database=None)
+    @given(pair=narrowed(course, spec, "loss matches torch")["inputs"])
+    def scores(pair):
+        spreads.append(float(np.ptp(pair[0], axis=1).max()))
+
+    scores()
+    assert max(spreads) <= 30.0 + 1e-9
+    assert "inputs" not in narrowed(adapters.profile_for("native"), spec, "loss matches torch")
 
 
 def test_same_padding_and_copied_arguments():

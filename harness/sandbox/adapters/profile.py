@@ -46,7 +46,7 @@ CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
     "LeakyReLU": {"negative_slope": 0.01}, "Dropout": {"p": 0.5},
     "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
 }
-RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks"}
+RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks", "spreads"}
 
 
 class ProfileError(ValueError):
@@ -62,6 +62,9 @@ class Rules:
     backward_in_eval: bool = True  # backward is differentiated in eval mode too (BatchNorm)
     ranges: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)  # layer -> arg -> [lo, hi]
     ranks: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # layer -> input ranks the course uses
+    # criterion -> the largest difference between one sample's scores the course's code computes exactly (a clipped
+    # probability beyond it): cases are scaled down to it
+    spreads: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,12 @@ def _rules(data: Any, source: str) -> Rules:
         if not (isinstance(values, list) and values and all(isinstance(v, int) and 1 <= v <= 5 for v in values)):
             raise _fail(source, f"rules.ranks.{layer}", f"must be a list of input ranks (1 to 5), got {values!r}")
         ranks[layer] = tuple(values)
-    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True), ranges, ranks)
+    spreads = {}
+    for layer, value in _table(table.get("spreads", {}), source, "rules.spreads").items():
+        if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+            raise _fail(source, f"rules.spreads.{layer}", f"must be a positive number, got {value!r}")
+        spreads[layer] = float(value)
+    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True), ranges, ranks, spreads)
 
 
 def _narrow(data: Any, source: str) -> dict[str, dict[str, tuple[Any, ...]]]:
