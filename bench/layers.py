@@ -29,6 +29,7 @@ class Case:
     shape: tuple[int, ...]
     goal: float | None  # the issue's target ratio impl / torch; None: it sets none
     indices: int = 0  # > 0: the input is integer indices below this (Embedding), not float32 values
+    states: tuple[tuple[int, ...], ...] = ()  # shapes of further float32 inputs after `shape` (recurrent states)
 
 
 CASES = [
@@ -51,6 +52,12 @@ CASES = [
     Case("LayerNorm(256) on 64x32x256", lambda nn: nn.LayerNorm(256), (64, 32, 256), None),
     Case("GroupNorm(8, 32) on 64x32x16x16", lambda nn: nn.GroupNorm(8, 32), (64, 32, 16, 16), None),
     Case("Embedding(10000, 128) on 64x32 indices", lambda nn: nn.Embedding(10000, 128), (64, 32), None, indices=10000),
+    Case("RNNCell(128, 256), batch 64", lambda nn: nn.RNNCell(128, 256), (64, 128), None, states=((64, 256),)),
+    Case("LSTMCell(128, 256), batch 64", lambda nn: nn.LSTMCell(128, 256), (64, 128), None,
+         states=((64, 256), (64, 256))),
+    Case("RNN(128, 256) on 64x32 steps", lambda nn: nn.RNN(128, 256), (64, 32, 128), None, states=((64, 256),)),
+    Case("LSTM(128, 256) on 64x32 steps", lambda nn: nn.LSTM(128, 256), (64, 32, 128), None,
+         states=((64, 256), (64, 256))),
 ]
 
 
@@ -64,33 +71,41 @@ def median_ms(run: Callable[[], object], repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def case_input(case: Case) -> np.ndarray:
+def case_inputs(case: Case) -> list[np.ndarray]:
+    """The input, then the states if the case has any."""
     rng = np.random.default_rng(0)
     if case.indices:
-        return rng.integers(0, case.indices, case.shape)
-    return rng.standard_normal(case.shape).astype(np.float32)
+        return [rng.integers(0, case.indices, case.shape)]
+    return [rng.standard_normal(shape).astype(np.float32) for shape in (case.shape, *case.states)]
+
+
+def outputs(out: object) -> tuple:
+    """A layer's outputs as a tuple: most have one, LSTMCell two (h and c)."""
+    return out if isinstance(out, tuple) else (out,)
 
 
 def impl_step(case: Case) -> Callable[[], object]:
     layer = case.build(impl)
-    x = case_input(case)
-    g = np.random.default_rng(1).standard_normal(layer.forward(x).shape).astype(np.float32)
+    inputs = case_inputs(case)
+    rng = np.random.default_rng(1)
+    grads = [rng.standard_normal(o.shape).astype(np.float32) for o in outputs(layer.forward(*inputs))]
 
     def step() -> object:
-        layer.forward(x)
-        return layer.backward(x, g)
+        layer.forward(*inputs)
+        return layer.backward(*inputs, *grads)
     return step
 
 
 def torch_step(case: Case) -> Callable[[], object]:
     layer = case.build(tnn)
-    x = torch.tensor(case_input(case), requires_grad=not case.indices)  # indices have no gradient
-    g = torch.randn(layer(x).shape)
+    inputs = [torch.tensor(x, requires_grad=not case.indices) for x in case_inputs(case)]  # indices have no gradient
+    grads = [torch.randn(o.shape) for o in outputs(layer(*inputs))]
 
     def step() -> object:
-        x.grad = None
-        layer(x).backward(g)
-        return x.grad
+        for x in inputs:
+            x.grad = None
+        torch.autograd.backward(outputs(layer(*inputs)), grads)
+        return [x.grad for x in inputs]
     return step
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,18 +22,30 @@ class LayerCase:
 
     spec: LayerSpec
     args: dict
-    x: np.ndarray
+    x: np.ndarray  # the first input (the batch is its axis 0)
     seed: int  # parameter values and the upstream gradient come from here
     mode: str  # "train" or "eval"
+    state: tuple[np.ndarray, ...] = ()  # the further inputs of a layer that takes several (spec.input_names)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
-        return (f"{self.spec.name}({args}) in {self.mode} mode on input {self.x.dtype} {self.x.shape}"
-                f" (values in [{self.x.min():.4g}, {self.x.max():.4g}])")
+        shown = [f"{'' if i == 0 else name + ' '}{a.dtype} {a.shape} (values in [{a.min():.4g}, {a.max():.4g}])"
+                 for i, (name, a) in enumerate(zip(self.spec.input_names, self.inputs))]
+        return f"{self.spec.name}({args}) in {self.mode} mode on input {', '.join(shown)}"
 
-    def upstream(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A random (never all-ones: that hides bugs) gradient w.r.t. the output."""
-        return np.random.default_rng([self.seed, 1]).standard_normal(shape)
+    @property
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        """Every input, in the order forward takes them."""
+        return (self.x, *self.state)
+
+    def mapped(self, change: Callable[[np.ndarray], np.ndarray]) -> LayerCase:
+        """This case with `change` applied to every input (another batch, other values, another dtype)."""
+        return replace(self, x=change(self.x), state=tuple(change(a) for a in self.state))
+
+    def upstream(self, shapes: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
+        """A random (never all-ones: that hides bugs) gradient w.r.t. each output, of these shapes."""
+        return tuple(np.random.default_rng([self.seed, 1, *([k] if k else [])]).standard_normal(shape)
+                     for k, shape in enumerate(shapes))
 
     @property
     def random(self) -> bool:
@@ -48,10 +61,13 @@ class LayerCase:
 @st.composite
 def layer_cases(draw: st.DrawFn, spec: LayerSpec, *, modes: tuple[str, ...] | None = None) -> LayerCase:
     args = draw(spec.configs, label="arguments")
-    x = draw(spec.inputs(args), label="input")
+    drawn = draw(spec.inputs(args), label="input")
+    x, *state = drawn if isinstance(drawn, tuple) else (drawn,)
+    # Inputs the course holds at zero (a profile's narrowing: LayerSpec.zero_inputs); the first is never one.
+    state = [np.zeros_like(a) if name in spec.zero_inputs else a for name, a in zip(spec.input_names[1:], state)]
     seed = draw(s.seeds(), label="parameter seed")
     mode = draw(st.sampled_from(modes or spec.modes), label="mode")
-    return LayerCase(spec, args, x, seed, mode)
+    return LayerCase(spec, args, x, seed, mode, tuple(state))
 
 
 def any_mode_cases(spec: LayerSpec) -> st.SearchStrategy[LayerCase]:
@@ -124,7 +140,7 @@ def build(impl: Any, case: LayerCase) -> Built:
     return Built(layer, twin, names, values, buffers)
 
 
-def truth(built: Built, case: LayerCase, x: np.ndarray | None = None) -> reference.TwinResult:
-    """What torch computes for this case (on `x` instead of the case's input, when given)."""
-    return reference.run_layer(built.twin, built.values, case.x if x is None else x, case.upstream,
-                               training=case.mode == "train", buffers=built.buffers)
+def truth(built: Built, case: LayerCase) -> reference.TwinResult:
+    """What torch computes for this case."""
+    return reference.run_layer(built.twin, built.values, case.inputs, case.upstream, training=case.mode == "train",
+                               buffers=built.buffers)

@@ -21,7 +21,8 @@ DIRECTIONS = 3  # random directions per tensor in fast mode
 
 
 def numerical_jacobian(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: float = EPS,
-                       result: Callable[[Any], np.ndarray] = np.asarray, what: str = "f") -> tuple[np.ndarray, str | None]:
+                       result: Callable[[Any], np.ndarray] = np.asarray, what: str = "f",
+                       argument_names: tuple[str, ...] = ("input", "target")) -> tuple[np.ndarray, str | None]:
     """d fn(*args) / d wrt as an (output size, wrt.size) matrix; `wrt` is perturbed in place and restored. With it,
     what fn changed in its own array arguments during those calls (None: nothing), for a failure to name: the
     differences of a function that moves its own input are not its derivative.
@@ -35,13 +36,11 @@ def numerical_jacobian(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps
                                              beside(fn, "helpers").central_differences, fn, args, wrt, eps)
     columns = [(np.asarray(result(p), dtype=np.float64).reshape(-1) - np.asarray(result(m), dtype=np.float64).reshape(-1))
                / (high - low) for p, m, high, low in zip(plus, minus, highs, lows)]
-    return np.stack(columns, axis=1), _modified(changed, args, wrt.shape, eps, what)
+    return np.stack(columns, axis=1), _modified(changed, args, wrt.shape, eps, what, argument_names)
 
 
-ARGUMENT_NAMES = ("its input", "its target")  # forward(input) of a layer, forward(input, target) of a criterion
-
-
-def _modified(changed: Any, args: tuple, wrt_shape: tuple, eps: float, what: str) -> str | None:
+def _modified(changed: Any, args: tuple, wrt_shape: tuple, eps: float, what: str,
+              argument_names: tuple[str, ...]) -> str | None:
     """The sandbox's note of the first change a call made to an array argument (helpers._changed), in words; None
     when there was none, or when the note is not the plain numbers it must be (it comes from the sandbox)."""
     if not (isinstance(changed, list) and len(changed) == 6 and all(type(v) in (int, float) for v in changed)):
@@ -50,7 +49,7 @@ def _modified(changed: Any, args: tuple, wrt_shape: tuple, eps: float, what: str
     if not (0 <= position < len(args) and isinstance(args[position], np.ndarray)
             and 0 <= index < max(args[position].size, 1) and 0 <= moved < max(int(np.prod(wrt_shape)), 1)):
         return None
-    argument = ARGUMENT_NAMES[position] if position < len(ARGUMENT_NAMES) else f"its argument {position + 1}"
+    argument = f"its {argument_names[position]}" if position < len(argument_names) else f"its argument {position + 1}"
     at = tuple(int(i) for i in np.unravel_index(int(index), args[position].shape))
     nudged = tuple(int(i) for i in np.unravel_index(int(moved), wrt_shape))
     return (f"{what} modified {argument} in place during the finite differences (in the call with element {nudged} "

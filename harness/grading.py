@@ -29,6 +29,11 @@ KIND_BY_TEST = {
     "test_steps_match_torch": "backward",
     "test_backward_matches_finite_differences": "finite differences",
     "test_loss_gradient_matches_finite_differences": "finite differences",
+    # Sequence layers: torch's gradients (and output) with the upstream gradient on one path through time.
+    "test_one_step_sequence": "backward",
+    "test_gradient_only_at_last_step": "backward",
+    "test_gradient_only_at_first_step": "backward",
+    "test_long_saturating_sequence": "backward",
 }
 KIND_BY_FILE = {"test_end_to_end.py": "end-to-end", "test_dropout.py": "statistical"}
 IMPORT_FAILURE = "could not import the implementation"

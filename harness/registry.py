@@ -46,6 +46,20 @@ class LayerSpec:
     # (The other checks see the integer dtype: they differentiate w.r.t. the parameters only and do not compare
     # what backward returns.)
     integer_inputs: bool = False
+    # A layer with several inputs (a recurrent layer's initial state) or outputs (LSTMCell's h and c), by name, in
+    # the order forward takes and returns them; `inputs` then draws a tuple. Axis 0 of every input is the batch.
+    # forward(*inputs) returns the outputs (a tuple when several); backward(*inputs, *grad_outputs) one gradient per
+    # input (a tuple when several).
+    input_names: tuple[str, ...] = ("input",)
+    output_names: tuple[str, ...] = ("output",)
+    sequence: bool = False  # axis 1 of the input is time (batch first): the sequence checks run on it too
+    # Inputs a course profile holds at zero and whose gradient its code does not compute (cs231n's lstm_forward
+    # starts from c0 = 0): set by the profile's narrowing (harness/narrowing.py), never in this table.
+    zero_inputs: tuple[str, ...] = ()
+
+    def graded_gradient(self, input_name: str) -> bool:
+        """Whether what backward returns for this input is compared."""
+        return input_name not in self.zero_inputs
 
     def make(self, nn: Namespace, args: dict) -> Any:
         return (self.build or _by_name(self.name))(nn, args)
@@ -201,6 +215,18 @@ LAYERS: list[LayerSpec] = [
     LayerSpec("GroupNorm", s.group_norm_configs(), _group_norm_inputs),
     LayerSpec("Embedding", st.fixed_dictionaries({"num_embeddings": st.integers(1, 6), "embedding_dim": st.integers(1, 4)}),
               _embedding_inputs, integer_inputs=True),
+    # Recurrent layers: tanh, one layer, batch first; torch's parameters (weight_ih, weight_hh, bias_ih, bias_hh;
+    # LSTM gates i, f, g, o). The sequence layers return every step's hidden state (N, T, H).
+    LayerSpec("RNNCell", s.recurrent_configs(), lambda args: s.recurrent_inputs(args, states=1),
+              input_names=("input", "hx")),
+    LayerSpec("LSTMCell", s.recurrent_configs(), lambda args: s.recurrent_inputs(args, states=2),
+              input_names=("input", "hx", "cx"), output_names=("h", "c")),
+    LayerSpec("RNN", s.recurrent_configs(),
+              lambda args: s.recurrent_inputs(args, states=1, steps=s.sequence_lengths()), input_names=("input", "h0"),
+              sequence=True),
+    LayerSpec("LSTM", s.recurrent_configs(),
+              lambda args: s.recurrent_inputs(args, states=2, steps=s.sequence_lengths()),
+              input_names=("input", "h0", "c0"), sequence=True),
     LayerSpec("Sequential", st.fixed_dictionaries({"in_features": st.integers(1, 5), "hidden": st.integers(1, 5),
                                                    "out_features": st.integers(1, 5)}),
               # The activation: the first of these the implementation defines (smooth ones first: no kink for a

@@ -79,13 +79,17 @@ for name in {buffers!r}:
     getattr(layer, name)[...] = data["buffer_" + name]
 layer.zero_grad()
 layer.{mode}()
-x = data["x"].copy()
-report("output", layer.forward(x), data["expected_output"])
+INPUTS, OUTPUTS = {inputs!r}, {outputs!r}  # several: forward and backward take and return tuples, in this order
+inputs = [data["input_" + name].copy() for name in INPUTS]
+outputs = layer.forward(*inputs)
+for output, name in zip(outputs if len(OUTPUTS) > 1 else [outputs], OUTPUTS):
+    report(name, output, data["expected_" + name])
 for name in {buffers!r}:
     report(name + " after forward", getattr(layer, name), data["expected_buffer_" + name])
-grad_input = layer.backward(x, data["grad_output"].copy())
-if "expected_grad_input" in data:  # integer inputs (indices) have no gradient
-    report("grad of input", grad_input, data["expected_grad_input"])
+grads = layer.backward(*inputs, *[data["grad_" + name].copy() for name in OUTPUTS])
+for grad, name in zip(grads if len(INPUTS) > 1 else [grads], INPUTS):
+    if "expected_grad_of_" + name in data:  # integer inputs (indices) have no gradient
+        report("grad of " + name, grad, data["expected_grad_of_" + name])
 for grad, name in zip(layer.grad_parameters(), {names!r}):
     report("grad of " + name, grad, data["expected_grad_" + name])
 '''
@@ -114,10 +118,14 @@ def save(case: LayerCase, title: str, impl_target: str, directory: str | Path) -
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.spec.name}-{title.replace(' ', '-')}"
     twin, names, values, buffers = twin_of(case)
-    truth = reference.run_layer(twin, values, case.x, case.upstream, training=case.mode == "train", buffers=buffers)
-    arrays = {"x": case.x, "grad_output": truth.grad_output, "args": np.array(json.dumps(case.args)),
-              "expected_output": truth.output}
-    arrays |= {} if truth.grad_input is None else {"expected_grad_input": truth.grad_input}
+    truth = reference.run_layer(twin, values, case.inputs, case.upstream, training=case.mode == "train", buffers=buffers)
+    spec = case.spec
+    outputs = spec.output_names if len(spec.output_names) > 1 else ("output",)
+    arrays = {"args": np.array(json.dumps(case.args))}
+    arrays |= {f"input_{n}": x for n, x in zip(spec.input_names, case.inputs)}
+    arrays |= {f"expected_{n}": out for n, out in zip(outputs, truth.outputs)}
+    arrays |= {f"grad_{n}": g for n, g in zip(outputs, truth.grad_outputs)}
+    arrays |= {f"expected_grad_of_{n}": g for n, g in zip(spec.input_names, truth.grad_inputs) if g is not None}
     arrays |= {f"param_{n}": v for n, v in zip(names, values)}
     arrays |= {f"expected_grad_{n}": truth.grad_parameters[n] for n in names}
     arrays |= {f"buffer_{n}": v for n, v in buffers.items()}
@@ -127,5 +135,6 @@ def save(case: LayerCase, title: str, impl_target: str, directory: str | Path) -
     script.write_text(SCRIPT.format(title=title, case=repr(case), script=script.name, impl=str(Path(impl_target).resolve())
                                     if Path(impl_target).exists() else impl_target, npz=f"{stem}.npz",
                                     build=_build_source(case), names=names, buffers=list(buffers), mode=case.mode,
+                                    inputs=list(case.spec.input_names), outputs=list(outputs),
                                     random=case.random))
     return script

@@ -191,6 +191,28 @@ def indices(draw: st.DrawFn, shape: Shape, count: int) -> np.ndarray:
     return rng.choice(rng.permutation(count)[:distinct], size=shape).astype(np.int64)
 
 
+def recurrent_configs() -> st.SearchStrategy[dict]:
+    """RNNCell, LSTMCell, RNN, LSTM: sizes down to 1, with and without biases."""
+    return st.fixed_dictionaries({"input_size": st.integers(1, 4), "hidden_size": st.integers(1, 4)},
+                                 optional={"bias": st.booleans()})
+
+
+def sequence_lengths(max_length: int = 5) -> st.SearchStrategy[int]:
+    """Steps of a sequence; one step (no gradient through time at all) is where shrinking ends."""
+    return st.integers(1, max_length)
+
+
+@st.composite
+def recurrent_inputs(draw: st.DrawFn, args: dict, *, states: int, steps: st.SearchStrategy[int] | None = None,
+                     scales: Sequence[float] = (1.0,)) -> tuple[np.ndarray, ...]:
+    """(input, state...) of a recurrent layer: input (N, D) for a cell, (N, T, D) batch first when `steps` draws T;
+    each initial state (N, H)."""
+    n = draw(batch_sizes(), label="batch")
+    time = () if steps is None else (draw(steps, label="sequence length"),)
+    x = draw(arrays((n, *time, args["input_size"]), scales=scales), label="input")
+    return (x, *(draw(arrays((n, args["hidden_size"])), label=f"initial state {k}") for k in range(states)))
+
+
 def as_pair(value: int | Sequence[int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 

@@ -12,6 +12,7 @@ from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .optim import SGD, Adam
 from .pooling import MaxPool2d
+from .recurrent import LSTM, RNN, LSTMCell, RNNCell
 from .reshape import Flatten
 
 __all__ = [
@@ -37,6 +38,10 @@ __all__ = [
     "GroupNorm",
     "Embedding",
     "Sequential",
+    "RNNCell",
+    "LSTMCell",
+    "RNN",
+    "LSTM",
     "MSELoss",
     "NLLLoss",
     "CrossEntropyLoss",

@@ -1,7 +1,9 @@
 """torch.nn under the contract's names and defaults.
 
-Most layers are torch.nn's own classes. The few whose torch defaults differ from the contract are wrapped
-here, once: Softmax and LogSoftmax work over axis 1 (torch asks for `dim`).
+Most layers are torch.nn's own classes. The few whose torch defaults or signatures differ from the contract are
+wrapped here, once: Softmax and LogSoftmax work over axis 1 (torch asks for `dim`); the recurrent layers take their
+states as separate arguments (torch: a tuple (h, c) and a leading layer axis), are batch first and return the
+output sequence alone (torch adds the final states: h_n is its last step, c_n is not the contract's).
 """
 
 import torch
@@ -25,6 +27,7 @@ BatchNorm2d = _nn.BatchNorm2d
 LayerNorm = _nn.LayerNorm
 GroupNorm = _nn.GroupNorm
 Embedding = _nn.Embedding
+RNNCell = _nn.RNNCell  # forward(input, hx) -> h', tanh
 Sequential = _nn.Sequential
 MSELoss = _nn.MSELoss
 NLLLoss = _nn.NLLLoss
@@ -39,3 +42,24 @@ def Softmax() -> _nn.Softmax:  # noqa: N802 - mirrors the class name it stands f
 
 def LogSoftmax() -> _nn.LogSoftmax:  # noqa: N802
     return _nn.LogSoftmax(dim=1)
+
+
+class LSTMCell(_nn.LSTMCell):
+    def forward(self, input: torch.Tensor, hx: torch.Tensor, cx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return super().forward(input, (hx, cx))
+
+
+class RNN(_nn.RNN):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias=bias, batch_first=True)
+
+    def forward(self, input: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        return super().forward(input, h0.unsqueeze(0))[0]
+
+
+class LSTM(_nn.LSTM):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias=bias, batch_first=True)
+
+    def forward(self, input: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
+        return super().forward(input, (h0.unsqueeze(0), c0.unsqueeze(0)))[0]

@@ -9,13 +9,26 @@ import torch
 
 @dataclass(frozen=True)
 class TwinResult:
-    """What torch computed for one forward and one backward pass."""
+    """What torch computed for one forward and one backward pass; a tuple entry per output or input, in order."""
 
-    output: np.ndarray
-    grad_output: np.ndarray  # the upstream gradient that was backpropagated
-    grad_input: np.ndarray | None  # None for integer inputs (indices: they have no gradient)
+    outputs: tuple[np.ndarray, ...]
+    grad_outputs: tuple[np.ndarray, ...]  # the upstream gradients that were backpropagated
+    grad_inputs: tuple[np.ndarray | None, ...]  # None for integer inputs (indices: they have no gradient)
     grad_parameters: dict[str, np.ndarray]  # torch's parameter names, in torch's order
     buffers: dict[str, np.ndarray]  # buffers (e.g. running statistics) after the forward pass
+
+    # The first (for a layer of one input and one output, the only) of each.
+    @property
+    def output(self) -> np.ndarray:
+        return self.outputs[0]
+
+    @property
+    def grad_output(self) -> np.ndarray:
+        return self.grad_outputs[0]
+
+    @property
+    def grad_input(self) -> np.ndarray | None:
+        return self.grad_inputs[0]
 
 
 def _tensor(array: np.ndarray, *, requires_grad: bool = False) -> torch.Tensor:
@@ -42,27 +55,31 @@ def load_buffers(twin: torch.nn.Module, values: dict[str, np.ndarray]) -> None:
 def run_layer(
     twin: torch.nn.Module,
     parameters: Sequence[np.ndarray],
-    x: np.ndarray,
-    upstream: Callable[[tuple[int, ...]], np.ndarray],
+    inputs: Sequence[np.ndarray],
+    upstream: Callable[[tuple[tuple[int, ...], ...]], tuple[np.ndarray, ...]],
     *,
     training: bool,
     buffers: dict[str, np.ndarray] | None = None,
 ) -> TwinResult:
-    """Forward `x` through the twin, then backpropagate `upstream(output shape)`, the gradient w.r.t. the output."""
+    """Forward `inputs` through the twin, then backpropagate `upstream(output shapes)`, the gradients w.r.t. its
+    outputs (one, or a tuple: LSTMCell's h and c)."""
     twin = twin.double().train(training)
     twin.zero_grad(set_to_none=True)  # torch accumulates .grad: each run starts afresh
     load_parameters(twin, parameters)
     load_buffers(twin, buffers or {})
     # Integer inputs are indices (Embedding): torch takes them as they are, and differentiates nothing w.r.t. them.
-    indices = np.asarray(x).dtype.kind in "iu"
-    inp = torch.tensor(x) if indices else _tensor(x, requires_grad=True)
-    out = twin(inp)
-    grad_output = upstream(tuple(out.shape))
-    out.backward(_tensor(grad_output))
+    indices = [np.asarray(x).dtype.kind in "iu" for x in inputs]
+    tensors = [torch.tensor(x) if index else _tensor(x, requires_grad=True) for x, index in zip(inputs, indices)]
+    out = twin(*tensors)
+    outs = out if isinstance(out, tuple) else (out,)
+    grad_outputs = upstream(tuple(tuple(o.shape) for o in outs))
+    torch.autograd.backward(outs, [_tensor(g) for g in grad_outputs])
     return TwinResult(
-        output=out.detach().numpy(),
-        grad_output=grad_output,
-        grad_input=None if indices else inp.grad.numpy(),
+        outputs=tuple(o.detach().numpy() for o in outs),
+        grad_outputs=tuple(grad_outputs),
+        # An input no output depends on gets no .grad: its gradient is zero.
+        grad_inputs=tuple(None if index else np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+                          for t, index in zip(tensors, indices)),
         grad_parameters={name: p.grad.numpy() for name, p in twin.named_parameters()},
         buffers={name: b.detach().numpy().copy() for name, b in twin.named_buffers() if b.is_floating_point()},
     )

@@ -38,9 +38,10 @@ def subgradient_at_kink(impl: Any, case: LayerCase) -> None:
     left, right = case.spec.kink_slopes(case.args)  # one-sided slopes at 0, from x < 0 and from x > 0
     low, high = min(left, right), max(left, right)
     built = build(impl, case)
-    x, g = case.x.copy(), case.upstream(case.x.shape)
-    forward(built, case, x)
-    grad = strict_array(backward(built, case, x, g), what="grad of input", shape=x.shape, dtype=np.float64)
+    x, (g,) = case.x.copy(), case.upstream((case.x.shape,))
+    forward(built, case, (x,))
+    (grad,) = backward(built, case, (x,), (g,))
+    grad = strict_array(grad, what="grad of input", shape=x.shape, dtype=np.float64)
     at_kink = x == 0
     assert_close("grad of input away from 0", np.where(at_kink, 0.0, grad),
                  np.where(at_kink, 0.0, truth(built, case).grad_input), EXACT)  # not constant slopes: ELU
@@ -70,9 +71,11 @@ def maxpool_ties_conserve_gradient(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     x = case.x.copy()
     maxima = _window_maxima(built.twin, x)
-    g = case.upstream(maxima.shape)
-    strict_array(forward(built, case, x), what="output", shape=maxima.shape, dtype=np.float64)
-    grad = strict_array(backward(built, case, x, g), what="grad of input", shape=x.shape, dtype=np.float64)
+    (g,) = case.upstream((maxima.shape,))
+    (out,) = forward(built, case, (x,))
+    strict_array(out, what="output", shape=maxima.shape, dtype=np.float64)
+    (grad,) = backward(built, case, (x,), (g,))
+    grad = strict_array(grad, what="grad of input", shape=x.shape, dtype=np.float64)
     stray = (grad != 0) & ~_is_a_window_maximum(built.twin, x, maxima)
     if stray.any():
         index = tuple(int(i) for i in np.argwhere(stray)[0])

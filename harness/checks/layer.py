@@ -5,7 +5,6 @@ forward, and the contract's rules (gradients accumulate, zero_grad, inputs untou
 sizes changing between passes).
 """
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -16,17 +15,43 @@ from harness import finite_diff as fd
 from harness.boundary import beside
 from harness.cases import Built, LayerCase, any_mode_cases, build, checked_parameter_list, parameter_list, truth
 from harness.compare import CheckFailure, Recheck, Tolerance, assert_close, strict_array
-from harness.sandbox.student import call, method
+from harness.sandbox.student import call, describe, method
 
 FLOAT32 = Tolerance(rtol=1e-3, atol=1e-4)  # float32 against the float64 twin, relative to the largest value
 
 
-def forward(built: Built, case: LayerCase, x: np.ndarray) -> Any:
-    return call(f"{case.spec.name}.forward", method(built.layer, "forward", case.spec.name), x)
+def forward(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """What forward(*inputs) returned, one entry per output (not yet checked: each check says what it expects)."""
+    name = case.spec.name
+    got = call(f"{name}.forward", method(built.layer, "forward", name), *inputs)
+    return _each(got, f"{name}.forward", case.spec.output_names)
 
 
-def backward(built: Built, case: LayerCase, x: np.ndarray, grad_output: np.ndarray) -> Any:
-    return call(f"{case.spec.name}.backward", method(built.layer, "backward", case.spec.name), x, grad_output)
+def backward(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
+             grad_outputs: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """What backward(*inputs, *grad_outputs) returned, one entry per input."""
+    name = case.spec.name
+    got = call(f"{name}.backward", method(built.layer, "backward", name), *inputs, *grad_outputs)
+    return _each(got, f"{name}.backward", tuple(f"grad of {n}" for n in case.spec.input_names))
+
+
+def _each(got: Any, what: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """A method's result as one entry per name: the value itself for one name, a tuple (or list) of them for several."""
+    if len(names) == 1:
+        return (got,)
+    if isinstance(got, tuple | list) and len(got) == len(names):
+        return tuple(got)
+    raise CheckFailure(f"{what} returned {describe(got)}; expected a tuple of {len(names)} arrays "
+                       f"({', '.join(names)})")
+
+
+def _output_label(case: LayerCase, k: int) -> str:
+    names = case.spec.output_names
+    return "output" if len(names) == 1 else f"output {names[k]}"
+
+
+def _copies(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    return tuple(a.copy() for a in arrays)
 
 
 def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
@@ -45,25 +70,45 @@ def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray]
         dtype = got.dtype if got.dtype.kind == "f" else np.float64
         assert_close(label.format(name), got, expected[name], tolerance, dtype=dtype, factors=case.factors,
                      mistakes=lambda name=name: _parameter_mistakes(built, case, name, scale, overwritten),
-                     recheck=None if impl is None else _on_larger_batch(impl, case, name))
+                     recheck=None if impl is None else _on_larger_batch(impl, case, ("parameter", name)))
 
 
-def _on_larger_batch(impl: Any, case: LayerCase, quantity: str) -> Recheck:
-    """`quantity` ("output", "input": its gradient, or a parameter's name: its gradient) for the case's input with
-    the batch grown from n to 2n + 1 samples of the same values (so every value condition of the case still holds):
-    a hint factor that is the batch size follows it there, the constant 2 does not."""
+def _assert_outputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase, tolerance: Tolerance,
+                    *, where: str = "", impl: Any = None, **kwargs: Any) -> None:
+    """Every output against torch's; `impl`, when given: hint factors told apart on a larger batch."""
+    for k, (out, want) in enumerate(zip(got, expected.outputs)):
+        assert_close(f"{_output_label(case, k)}{where}", out, want, tolerance, factors=case.factors,
+                     recheck=None if impl is None else _on_larger_batch(impl, case, ("output", k)), **kwargs)
+
+
+def _assert_grad_inputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase,
+                        *, where: str = "", impl: Any = None, **kwargs: Any) -> None:
+    """The gradient of every input against torch's. Integer inputs (indices: Embedding) have none: what backward
+    returns for them is not compared (the contract says None), their parameter gradients are; nor is it for an input
+    the course holds at zero (`LayerSpec.zero_inputs`)."""
+    for k, (grad, want, name) in enumerate(zip(got, expected.grad_inputs, case.spec.input_names)):
+        if want is not None and case.spec.graded_gradient(name):
+            assert_close(f"grad of {name}{where}", grad, want, case.spec.tolerance, factors=case.factors,
+                         recheck=None if impl is None else _on_larger_batch(impl, case, ("input", k)), **kwargs)
+
+
+def _on_larger_batch(impl: Any, case: LayerCase, quantity: tuple[str, Any]) -> Recheck:
+    """`quantity` (("output", k), ("input", k): the gradient of input k, or ("parameter", name): its gradient) for
+    the case's inputs with the batch grown from n to 2n + 1 samples of the same values (so every value condition
+    of the case still holds): a hint factor that is the batch size follows it there, the constant 2 does not."""
     def run() -> tuple[object, np.ndarray, dict[str, float]]:
-        larger = dataclasses.replace(case, x=np.concatenate([case.x, case.x, case.x[:1]]))
+        larger = case.mapped(lambda a: np.concatenate([a, a, a[:1]]))
         built = build(impl, larger)
         expected = truth(built, larger)
-        x = larger.x.copy()
-        out = forward(built, larger, x)
-        if quantity == "output":
-            return out, expected.output, larger.factors
-        grad_input = backward(built, larger, x, expected.grad_output.copy())
-        if quantity == "input":
-            return grad_input, expected.grad_input, larger.factors
-        return dict(zip(built.names, grads(built, larger)))[quantity], expected.grad_parameters[quantity], larger.factors
+        inputs = _copies(larger.inputs)
+        kind, key = quantity
+        out = forward(built, larger, inputs)
+        if kind == "output":
+            return out[key], expected.outputs[key], larger.factors
+        grad_inputs = backward(built, larger, inputs, _copies(expected.grad_outputs))
+        if kind == "input":
+            return grad_inputs[key], expected.grad_inputs[key], larger.factors
+        return dict(zip(built.names, grads(built, larger)))[key], expected.grad_parameters[key], larger.factors
 
     return run
 
@@ -77,22 +122,16 @@ def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float,
         mistakes["the second backward replaced the first instead of adding to it: accumulate parameter gradients "
                  "(grad += ...), zero_grad() resets them"] = truth(built, case).grad_parameters[name]
     for sample in (0, case.x.shape[0] - 1):
-        def upstream(shape: tuple[int, ...], sample: int = sample) -> np.ndarray:
-            g = np.zeros(shape)
-            g[sample] = case.upstream(shape)[sample]
-            return g
+        def upstream(shapes: tuple[tuple[int, ...], ...], sample: int = sample) -> tuple[np.ndarray, ...]:
+            gs = tuple(np.zeros(shape) for shape in shapes)
+            for g, full in zip(gs, case.upstream(shapes)):
+                g[sample] = full[sample]
+            return gs
 
-        alone = reference.run_layer(built.twin, built.values, case.x, upstream, training=case.mode == "train",
+        alone = reference.run_layer(built.twin, built.values, case.inputs, upstream, training=case.mode == "train",
                                     buffers=built.buffers).grad_parameters[name]
         mistakes[f"it equals sample {sample}'s contribution alone: a parameter gradient sums over the batch"] = scale * alone
     return mistakes
-
-
-def _assert_grad_input(what: str, got: Any, expected: np.ndarray | None, case: LayerCase, **kwargs: Any) -> None:
-    """grad of input vs torch's. Integer inputs (indices: Embedding) have none: what backward returns for them is
-    not compared (the contract says None), their parameter gradients are."""
-    if expected is not None:
-        assert_close(what, got, expected, case.spec.tolerance, **kwargs)
 
 
 def _other_values(x: np.ndarray) -> np.ndarray:
@@ -104,9 +143,8 @@ def _other_values(x: np.ndarray) -> np.ndarray:
 def forward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
-    out = forward(built, case, case.x.copy())
-    assert_close("output", out, expected.output, case.spec.tolerance, factors=case.factors,
-                 recheck=_on_larger_batch(impl, case, "output"))
+    out = forward(built, case, _copies(case.inputs))
+    _assert_outputs(out, expected, case, case.spec.tolerance, impl=impl)
     for name in built.buffers:
         assert_close(f"{name} after forward", getattr(built.layer, name), expected.buffers[name], case.spec.tolerance)
 
@@ -114,64 +152,76 @@ def forward_matches_torch(impl: Any, case: LayerCase) -> None:
 def backward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
-    x = case.x.copy()
-    forward(built, case, x)
-    grad_input = backward(built, case, x, expected.grad_output.copy())
-    _assert_grad_input("grad of input", grad_input, expected.grad_input, case, factors=case.factors,
-                       recheck=_on_larger_batch(impl, case, "input"))
+    inputs = _copies(case.inputs)
+    forward(built, case, inputs)
+    grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
+    _assert_grad_inputs(grad_inputs, expected, case, impl=impl)
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance, impl=impl)
 
 
 def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
-    """The implementation's backward against central differences of its own forward, in float64."""
+    """The implementation's backward against central differences of its own forward, in float64. With several
+    outputs, they are differentiated as one vector: the outputs flattened and joined in order."""
     built = build(impl, case)
     name = case.spec.name
-    x = case.x.copy()
-    out_shape = strict_array(forward(built, case, x), what="output", shape=truth(built, case).output.shape,
-                             dtype=np.float64).shape
+    inputs = _copies(case.inputs)
+    out_shapes = [o.shape for o in truth(built, case).outputs]
     shapes = [v.shape for v in built.values]
-    wrt_input = x.dtype.kind == "f"  # integer inputs (indices) have no gradient: the parameters' only
-    tensors = {**({"input": x} if wrt_input else {}),
+    # Integer inputs (indices) have no gradient: the parameters' only (nor have inputs the course holds at zero).
+    input_names = case.spec.input_names
+    differentiable = [k for k, a in enumerate(inputs) if a.dtype.kind == "f" and case.spec.graded_gradient(input_names[k])]
+    tensors = {**{input_names[k]: inputs[k] for k in differentiable},
                **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names, shapes)))}
     forward_method = method(built.layer, "forward", name)
 
     def output(value: Any) -> np.ndarray:
-        return strict_array(value, what="output", shape=out_shape, dtype=np.float64)
+        """Every output, checked, flattened and joined."""
+        outs = _each(value, f"{name}.forward", case.spec.output_names)
+        return np.concatenate([strict_array(out, what=_output_label(case, k), shape=shape, dtype=np.float64).reshape(-1)
+                               for k, (out, shape) in enumerate(zip(outs, out_shapes))])
+
+    def f() -> np.ndarray:
+        return output(call(f"{name}.forward", forward_method, *inputs))
+
+    f()
+    sizes = [int(np.prod(shape)) for shape in out_shapes]
+
+    def split(vector: np.ndarray) -> tuple[np.ndarray, ...]:
+        """A vector over the joined outputs as one upstream gradient per output."""
+        return tuple(part.reshape(shape) for part, shape in zip(np.split(vector, np.cumsum(sizes)[:-1]), out_shapes))
 
     def gradients(row: tuple) -> dict[str, np.ndarray]:
         """Gradients of v . f w.r.t. every tensor, from one fresh forward and backward (helpers.backward_rows)."""
-        out, grad_input, grad_parameters = row
+        out, grad_inputs, grad_parameters = row
         output(out)
         got = checked_parameter_list(grad_parameters, name, "grad_parameters", built.names, shapes)
-        of_input = {"input": strict_array(grad_input, what="grad of input", shape=x.shape, dtype=np.float64)} \
-            if wrt_input else {}
-        return {**of_input, **{n: g.astype(np.float64) for n, g in zip(built.names, got)}}
+        of_inputs = _each(grad_inputs, f"{name}.backward", tuple(f"grad of {n}" for n in input_names))
+        return {**{input_names[k]: strict_array(of_inputs[k], what=f"grad of {input_names[k]}", shape=inputs[k].shape,
+                                                dtype=np.float64) for k in differentiable},
+                **{n: g.astype(np.float64) for n, g in zip(built.names, got)}}
 
     def backward_with(upstream: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         rows = call(f"{name}.zero_grad(), forward and backward", beside(impl, "helpers").backward_rows, built.layer,
-                    x, upstream)
+                    inputs, [split(v) for v in upstream])
         return [gradients(row) for row in rows]
 
-    out_size = int(np.prod(out_shape))
+    out_size = sum(sizes)
+    out_shape = out_shapes[0] if len(out_shapes) == 1 else (out_size,)
     if out_size <= fd.FULL_LIMIT and all(t.size <= fd.FULL_LIMIT for t in tensors.values()):
-        rows = backward_with([np.eye(out_size)[k].reshape(out_shape) for k in range(out_size)])
+        rows = backward_with(list(np.eye(out_size)))
         for tensor_name, tensor in tensors.items():
             analytical = np.stack([row[tensor_name].reshape(-1) for row in rows]) if rows else \
                 np.zeros((0, tensor.size))
-            numerical, modified = fd.numerical_jacobian(forward_method, (x,), tensor, result=output,
-                                                        what=f"{name}.forward")
+            numerical, modified = fd.numerical_jacobian(forward_method, inputs, tensor, result=output,
+                                                        what=f"{name}.forward", argument_names=input_names)
             fd.assert_jacobians_close(f"grad of {tensor_name}", analytical, numerical, out_shape, tensor.shape,
                                       modified=modified)
         return
     rng = np.random.default_rng([case.seed, 2])
     analytical: dict[str, list[float]] = {tensor_name: [] for tensor_name in tensors}
     numerical: dict[str, list[float]] = {tensor_name: [] for tensor_name in tensors}
-
-    def f() -> np.ndarray:
-        return output(forward(built, case, x))
-
     for _ in range(fd.DIRECTIONS):
-        v = rng.standard_normal(out_shape)
+        v = rng.standard_normal(out_size)
         (row,) = backward_with([v])
         for tensor_name, tensor in tensors.items():
             derivative, direction = fd.numerical_directional(f, tensor, rng.standard_normal(tensor.shape), v)
@@ -185,13 +235,12 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     """Two backward calls after one forward: parameter gradients add up (+=), grad of input is the same twice."""
     built = build(impl, case)
     expected = truth(built, case)
-    x = case.x.copy()
-    forward(built, case, x)
-    first = backward(built, case, x, expected.grad_output.copy())
-    second = backward(built, case, x, expected.grad_output.copy())
-    _assert_grad_input("grad of input from the first backward", first, expected.grad_input, case)
-    _assert_grad_input("grad of input from a second backward after the same forward", second, expected.grad_input,
-                       case)
+    inputs = _copies(case.inputs)
+    forward(built, case, inputs)
+    first = backward(built, case, inputs, _copies(expected.grad_outputs))
+    second = backward(built, case, inputs, _copies(expected.grad_outputs))
+    _assert_grad_inputs(first, expected, case, where=" from the first backward")
+    _assert_grad_inputs(second, expected, case, where=" from a second backward after the same forward")
     doubled = {name: 2 * g for name, g in expected.grad_parameters.items()}
     _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)",
                   scale=2.0, overwritten=True)
@@ -201,9 +250,9 @@ def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:
     """zero_grad() zeroes the very arrays grad_parameters() handed out (an optimizer holds on to them)."""
     built = build(impl, case)
     expected = truth(built, case)
-    x = case.x.copy()
-    forward(built, case, x)
-    backward(built, case, x, expected.grad_output.copy())
+    inputs = _copies(case.inputs)
+    forward(built, case, inputs)
+    backward(built, case, inputs, _copies(expected.grad_outputs))
     held = grads(built, case)
     call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
     for array, name in zip(held, built.names):
@@ -219,12 +268,17 @@ def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:
 def inputs_not_modified(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
-    x, g = case.x.copy(), expected.grad_output.copy()
-    forward(built, case, x)
-    _assert_unchanged("forward", "its input", x, case.x)
-    backward(built, case, x, g)
-    _assert_unchanged("backward", "its input", x, case.x)
-    _assert_unchanged("backward", "grad_output", g, expected.grad_output)
+    inputs, upstream = _copies(case.inputs), _copies(expected.grad_outputs)
+    names = case.spec.input_names
+    forward(built, case, inputs)
+    for name, array, original in zip(names, inputs, case.inputs):
+        _assert_unchanged("forward", f"its {name}", array, original)
+    backward(built, case, inputs, upstream)
+    for name, array, original in zip(names, inputs, case.inputs):
+        _assert_unchanged("backward", f"its {name}", array, original)
+    for k, (array, original) in enumerate(zip(upstream, expected.grad_outputs)):
+        label = "grad_output" if len(upstream) == 1 else f"the gradient of {case.spec.output_names[k]}"
+        _assert_unchanged("backward", label, array, original)
 
 
 def _assert_unchanged(where: str, what: str, array: np.ndarray, original: np.ndarray) -> None:
@@ -237,37 +291,42 @@ def _assert_unchanged(where: str, what: str, array: np.ndarray, original: np.nda
 
 
 def float32_cases(spec: Any) -> st.SearchStrategy[LayerCase]:
-    """float32_preserved's cases: any mode's, the input in float32, so a failure shows the case that failed."""
-    return any_mode_cases(spec).map(lambda case: dataclasses.replace(case, x=case.x.astype(np.float32)))
+    """float32_preserved's cases: any mode's, the inputs in float32, so a failure shows the case that failed."""
+    return any_mode_cases(spec).map(lambda case: case.mapped(lambda a: a.astype(np.float32)))
 
 
 def float32_preserved(impl: Any, case: LayerCase) -> None:
     """float32 in gives float32 out, forward and backward, with float32-accurate values (`float32_cases`)."""
     built = build(impl, case)
     expected = truth(built, case)
-    x = case.x.astype(np.float32)
+    inputs = tuple(a.astype(np.float32) for a in case.inputs)
+    upstream = tuple(g.astype(np.float32) for g in expected.grad_outputs)
     if case.random:  # the values are the mask's (tests/test_dropout.py checks those): the dtypes are this check's
-        strict_array(forward(built, case, x), what="float32 output", shape=expected.output.shape, dtype=np.float32)
-        strict_array(backward(built, case, x, expected.grad_output.astype(np.float32)), what="float32 grad of input",
-                     shape=x.shape, dtype=np.float32)
+        for k, (out, want) in enumerate(zip(forward(built, case, inputs), expected.outputs)):
+            strict_array(out, what=f"float32 {_output_label(case, k)}", shape=want.shape, dtype=np.float32)
+        for grad, x, name in zip(backward(built, case, inputs, upstream), inputs, case.spec.input_names):
+            if case.spec.graded_gradient(name):
+                strict_array(grad, what=f"float32 grad of {name}", shape=x.shape, dtype=np.float32)
         return
-    scale = max(1.0, float(np.abs(expected.output).max(initial=0)), float(np.abs(expected.grad_input).max(initial=0)))
+    largest = [float(np.abs(a).max(initial=0)) for a in (*expected.outputs, *expected.grad_inputs) if a is not None]
+    scale = max(1.0, *largest)
     tolerance = Tolerance(FLOAT32.rtol, FLOAT32.atol * scale)
-    out = forward(built, case, x)
-    assert_close("float32 output", out, expected.output, tolerance, dtype=np.float32)
-    grad_input = backward(built, case, x, expected.grad_output.astype(np.float32))
-    assert_close("float32 grad of input", grad_input, expected.grad_input, tolerance, dtype=np.float32)
+    for k, (out, want) in enumerate(zip(forward(built, case, inputs), expected.outputs)):
+        assert_close(f"float32 {_output_label(case, k)}", out, want, tolerance, dtype=np.float32)
+    for grad, want, name in zip(backward(built, case, inputs, upstream), expected.grad_inputs, case.spec.input_names):
+        if case.spec.graded_gradient(name):
+            assert_close(f"float32 grad of {name}", grad, want, tolerance, dtype=np.float32)
 
 
 def no_stale_cache(impl: Any, case: LayerCase) -> None:
     """forward(other); forward(x); backward(x, g) must be right for x: nothing cached from the first call leaks."""
     built = build(impl, case)
     expected = truth(built, case)
-    x = case.x.copy()
-    forward(built, case, _other_values(x))
-    forward(built, case, x)
-    grad_input = backward(built, case, x, expected.grad_output.copy())
-    _assert_grad_input("grad of input after two forward calls", grad_input, expected.grad_input, case)
+    inputs = _copies(case.inputs)
+    forward(built, case, case.mapped(_other_values).inputs)
+    forward(built, case, inputs)
+    grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
+    _assert_grad_inputs(grad_inputs, expected, case, where=" after two forward calls")
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance,
                   label="grad of {} after two forward calls")
 
@@ -277,20 +336,18 @@ def batch_size_changes_between_passes(impl: Any, case: LayerCase) -> None:
     right for its own batch, parameter gradients after zero_grad. Nothing may outlive a pass: a list of inputs
     that grows with every forward, a buffer sized to the first batch."""
     built = build(impl, case)
-    other = np.concatenate([-case.x[::-1], case.x[:1]])  # one sample more, other values, same value conditions
-    passes = (case.x, other, case.x)
-    sizes = f"batches of {', '.join(str(len(x)) for x in passes)} samples"
-    for number, x in enumerate(passes, start=1):
-        this = dataclasses.replace(case, x=x)  # the twin's run, the upstream gradient and hints for this batch
-        expected = truth(built, this)
-        where = f"in pass {number} of 3 ({sizes})"
+    other = case.mapped(lambda a: np.concatenate([-a[::-1], a[:1]]))  # one sample more, other values, same conditions
+    passes = (case, other, case)
+    sizes = f"batches of {', '.join(str(len(this.x)) for this in passes)} samples"
+    for number, this in enumerate(passes, start=1):
+        expected = truth(built, this)  # the twin's run, the upstream gradient and hints for this batch
+        where = f" in pass {number} of 3 ({sizes})"
         call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
-        x = x.copy()
-        assert_close(f"output {where}", forward(built, this, x), expected.output, case.spec.tolerance,
-                     factors=this.factors)
-        grad_input = backward(built, this, x, expected.grad_output.copy())
-        assert_close(f"grad of input {where}", grad_input, expected.grad_input, case.spec.tolerance, factors=this.factors)
-        _assert_grads(built, this, expected.grad_parameters, case.spec.tolerance, label=f"grad of {{}} {where}")
+        inputs = _copies(this.inputs)
+        _assert_outputs(forward(built, this, inputs), expected, this, case.spec.tolerance, where=where)
+        grad_inputs = backward(built, this, inputs, _copies(expected.grad_outputs))
+        _assert_grad_inputs(grad_inputs, expected, this, where=where)
+        _assert_grads(built, this, expected.grad_parameters, case.spec.tolerance, label=f"grad of {{}}{where}")
 
 
 def train_eval_switch(impl: Any, case: LayerCase) -> None:

@@ -25,7 +25,10 @@ class ParameterHolder:
 
 
 def _kept(value: object) -> object:
-    """An output as it was when returned (a layer may hand out the same buffer every call)."""
+    """An output as it was when returned (a layer may hand out the same buffer every call); a tuple's arrays too
+    (several outputs or input gradients)."""
+    if isinstance(value, tuple | list):
+        return type(value)(v.copy() if isinstance(v, np.ndarray) else v for v in value)
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
@@ -60,14 +63,15 @@ def _changed(args: tuple, before: list, moved: int, sign: int) -> list | None:
     return None
 
 
-def backward_rows(layer: Any, x: np.ndarray, upstream: list[np.ndarray]) -> list[tuple]:
-    """For each upstream gradient: zero_grad(), forward(x), backward(x, g), grad_parameters(); what each returned
-    (copies), for the trusted side to check. One request for the rows of a full Jacobian."""
+def backward_rows(layer: Any, inputs: tuple, upstream: list[tuple]) -> list[tuple]:
+    """For each tuple of upstream gradients (one per output): zero_grad(), forward(*inputs), backward(*inputs, *gs),
+    grad_parameters(); what each returned (copies), for the trusted side to check. One request for the rows of a
+    full Jacobian."""
     rows = []
-    for g in upstream:
+    for gs in upstream:
         layer.zero_grad()
-        out = _kept(layer.forward(x))
-        grad_input = _kept(layer.backward(x, g))
+        out = _kept(layer.forward(*inputs))
+        grad_input = _kept(layer.backward(*inputs, *gs))
         grads = layer.grad_parameters()
         rows.append((out, grad_input, [_kept(v) for v in grads] if isinstance(grads, list | tuple) else grads))
     return rows
