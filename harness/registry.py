@@ -119,6 +119,12 @@ def _features(args: dict) -> st.SearchStrategy[np.ndarray]:
     return s.batch_sizes().flatmap(lambda n: s.arrays((n, args["in_features"])))
 
 
+def _steps(args: dict) -> st.SearchStrategy[np.ndarray]:
+    """(N, T, in_features): a feature vector per time step."""
+    return st.tuples(s.batch_sizes(), s.sequence_lengths()).flatmap(
+        lambda nt: s.arrays((*nt, args["in_features"])))
+
+
 def _images(*, distinct: bool = False) -> Callable[[dict], st.SearchStrategy[np.ndarray]]:
     def inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
         shapes = s.image_shapes(args.get("in_channels", 2), args["kernel_size"], args.get("padding", 0))
@@ -227,6 +233,7 @@ LAYERS: list[LayerSpec] = [
     LayerSpec("LSTM", s.recurrent_configs(),
               lambda args: s.recurrent_inputs(args, states=2, steps=s.sequence_lengths()),
               input_names=("input", "h0", "c0"), sequence=True),
+    LayerSpec("TemporalLinear", s.linear_configs(), _steps),
     LayerSpec("Sequential", st.fixed_dictionaries({"in_features": st.integers(1, 5), "hidden": st.integers(1, 5),
                                                    "out_features": st.integers(1, 5)}),
               # The activation: the first of these the implementation defines (smooth ones first: no kink for a
@@ -239,6 +246,7 @@ CRITERIA: list[CriterionSpec] = [
     CriterionSpec("MSELoss", s.regression_inputs()),
     CriterionSpec("NLLLoss", s.classification_inputs(log_probabilities=True)),
     CriterionSpec("CrossEntropyLoss", s.classification_inputs(scales=(1.0, 10.0, 100.0))),
+    CriterionSpec("TemporalCrossEntropyLoss", s.sequence_classification_inputs(scales=(1.0, 10.0, 100.0))),
 ]
 
 OPTIMIZERS: list[OptimizerSpec] = [

@@ -268,23 +268,24 @@ class Verdicts:
         layers: dict[str, list[Check]] = {}
         for check in checks:
             layers.setdefault(check.layer, []).append(check)
+        width = max([18, *map(len, layers)])
         for name, group in layers.items():
             graded = [c for c in group if c.outcome != grading.NOT_GRADED]
             if not graded:
-                lines.append((f"{name:<18} not graded: {group[0].message}", ""))
+                lines.append((f"{name:<{width}} not graded: {group[0].message}", ""))
                 continue
             passed = [c for c in graded if c.outcome == "passed"]
             points = sum(self.weights.of(c.layer, c.kind) for c in graded)
             got = sum(self.weights.of(c.layer, c.kind) for c in passed)
             failed = [c.check + (" (not run)" if c.outcome is None else "") for c in graded if c.outcome != "passed"]
             left_out = len(group) - len(graded)
-            line = f"{name:<18} {len(passed):>3} / {len(graded):<3} passed  {got:>5g} / {points:<5g} points"
+            line = f"{name:<{width}} {len(passed):>3} / {len(graded):<3} passed  {got:>5g} / {points:<5g} points"
             line += f"  ({left_out} not graded)" if left_out else ""
             lines.append((line + (f"   FAILED: {'; '.join(failed)}" if failed else ""), "failed" if failed else "passed"))
         sums = grading.totals(checks, self.weights)
         graded = [c for c in checks if c.outcome != grading.NOT_GRADED]
         maximum = sums["max_expressible"] if self.grade_over == "expressible" else sums["max_contract"]
-        lines.append((f"{'TOTAL':<18} {sum(c.outcome == 'passed' for c in graded):>3} / "
+        lines.append((f"{'TOTAL':<{width}} {sum(c.outcome == 'passed' for c in graded):>3} / "
                       f"{len(graded):<3} passed  {sums['score']:>5g} / {maximum:<5g} points", "total"))
         if sums["max_expressible"] != sums["max_contract"]:
             lines.append((

@@ -15,6 +15,7 @@ Shape = tuple[int, ...]
 # Values are kept at least this far from ReLU's kink, and distinct values at least this far apart:
 # far larger than the finite-difference step (1e-6), so a central difference never straddles a kink or a tie.
 KINK_MARGIN = 1e-3
+IGNORED = -100  # a class target that masks its step out (torch's ignore_index default)
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -237,6 +238,20 @@ def classification_inputs(draw: st.DrawFn, *, scales: Sequence[float] = (1.0,), 
         scores = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     targets = np.asarray(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets"), dtype=np.int64)
     return scores, targets
+
+
+@st.composite
+def sequence_classification_inputs(draw: st.DrawFn, *, scales: Sequence[float] = (1.0,)
+                                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (N, T, C) and integer targets (N, T), some of them -100 (masked out), never all of them."""
+    n, steps = draw(batch_sizes(), label="batch"), draw(sequence_lengths(), label="sequence length")
+    classes = draw(st.integers(1, 6), label="classes")
+    scores = draw(arrays((n, steps, classes), scales=scales), label="scores")
+    rng = np.random.default_rng(draw(seeds(), label="targets seed"))
+    targets = rng.integers(0, classes, (n, steps))
+    masked = rng.random((n, steps)) < draw(st.sampled_from([0.0, 0.3, 0.7]), label="masked fraction")
+    masked.flat[rng.integers(n * steps)] = False
+    return scores, np.where(masked, IGNORED, targets).astype(np.int64)
 
 
 @st.composite

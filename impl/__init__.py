@@ -6,8 +6,8 @@ from .containers import Sequential
 from .conv import Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
-from .linear import Linear
-from .losses import CrossEntropyLoss, MSELoss, NLLLoss
+from .linear import Linear, TemporalLinear
+from .losses import CrossEntropyLoss, MSELoss, NLLLoss, TemporalCrossEntropyLoss
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .optim import SGD, Adam
@@ -18,6 +18,7 @@ from .reshape import Flatten
 __all__ = [
     "Module",
     "Linear",
+    "TemporalLinear",
     "Conv2d",
     "MaxPool2d",
     "AvgPool2d",
@@ -45,6 +46,7 @@ __all__ = [
     "MSELoss",
     "NLLLoss",
     "CrossEntropyLoss",
+    "TemporalCrossEntropyLoss",
     "SGD",
     "Adam",
 ]

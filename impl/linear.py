@@ -32,3 +32,7 @@ class Linear(Module):
         if self.bias is not None:
             self._grads[1] += g.sum(axis=0)
         return grad_output @ self.weight.astype(input.dtype, copy=False)
+
+
+class TemporalLinear(Linear):
+    """Linear at every time step of (N, T, in_features) input: Linear already maps the last axis of any input."""

@@ -59,3 +59,27 @@ class CrossEntropyLoss(Criterion):
         grad[np.arange(len(target)), target] -= 1
         grad /= len(target)
         return grad
+
+
+class TemporalCrossEntropyLoss(Criterion):
+    """CrossEntropyLoss at every step of (N, T, C) scores with (N, T) targets; a target of -100 (torch's ignore_index)
+    masks its step out, and the loss is the mean over the steps that are not masked."""
+
+    ignore_index = -100
+
+    def _steps(self, input: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The scores one step per row, each row's target (0 where masked) and the weight of each row in the mean."""
+        flat, classes = input.reshape(-1, input.shape[-1]), target.reshape(-1)
+        kept = classes != self.ignore_index
+        return flat, np.where(kept, classes, 0), kept / kept.sum()
+
+    def forward(self, input: np.ndarray, target: np.ndarray) -> float:
+        flat, classes, weights = self._steps(input, target)
+        return float(-(log_softmax(flat)[np.arange(len(classes)), classes] * weights).sum())
+
+    def backward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
+        flat, classes, weights = self._steps(input, target)
+        grad = softmax(flat)
+        grad[np.arange(len(classes)), classes] -= 1
+        grad *= weights[:, None]
+        return grad.reshape(input.shape)

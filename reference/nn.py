@@ -28,6 +28,7 @@ LayerNorm = _nn.LayerNorm
 GroupNorm = _nn.GroupNorm
 Embedding = _nn.Embedding
 RNNCell = _nn.RNNCell  # forward(input, hx) -> h', tanh
+TemporalLinear = _nn.Linear  # the contract's name for a Linear applied at every step of (N, T, D)
 Sequential = _nn.Sequential
 MSELoss = _nn.MSELoss
 NLLLoss = _nn.NLLLoss
@@ -63,3 +64,11 @@ class LSTM(_nn.LSTM):
 
     def forward(self, input: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
         return super().forward(input, (h0.unsqueeze(0), c0.unsqueeze(0)))[0]
+
+
+class TemporalCrossEntropyLoss(_nn.CrossEntropyLoss):
+    """Scores (N, T, C) and class targets (N, T); a target of -100 (torch's ignore_index) masks its step out; the mean
+    over the steps not masked. Torch wants the classes on axis 1."""
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return super().forward(input.transpose(1, 2), target)

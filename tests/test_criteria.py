@@ -7,7 +7,8 @@ from harness.checks.loss import criterion_cases
 from harness.registry import CRITERIA, SPECS
 
 criteria = pytest.mark.parametrize("spec", CRITERIA, ids=lambda spec: spec.name)
-classifiers = pytest.mark.parametrize("spec", [SPECS["CrossEntropyLoss"]], ids=lambda spec: spec.name)
+classifiers = pytest.mark.parametrize("spec", [SPECS["CrossEntropyLoss"], SPECS["TemporalCrossEntropyLoss"]],
+                                      ids=lambda spec: spec.name)
 
 
 @criteria

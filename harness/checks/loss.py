@@ -54,16 +54,18 @@ def _expected(case: CriterionCase) -> tuple[float, np.ndarray]:
 
 
 def _larger(case: CriterionCase) -> CriterionCase:
-    """The criterion on a fixed input of 3 samples of 5 values (the case's rank and kind of target): there the batch
-    size, the number of elements and the number per sample differ from each other, from 1 and from 2."""
+    """The criterion on a fixed input of 3 samples of 5 values (the case's rank and kind of target; class scores:
+    (3, 5) or, per time step, (3, 5, 4)): there the batch size, the number of elements and the number per sample
+    differ from each other, from 1 and from 2."""
     rng = np.random.default_rng(0)
-    shape = (3, 5, *[1] * (case.x.ndim - 2)) if case.x.ndim >= 2 else (7,)
-    x = rng.standard_normal(shape)
     if case.target.dtype.kind not in "iu":
-        return CriterionCase(case.spec, x, rng.standard_normal(shape))
-    if np.allclose(np.exp(case.x).sum(axis=1), 1):  # log-probabilities in, as the case has them
-        x = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
-    return CriterionCase(case.spec, x, rng.integers(0, shape[1], shape[0]).astype(case.target.dtype))
+        shape = (3, 5, *[1] * (case.x.ndim - 2)) if case.x.ndim >= 2 else (7,)
+        return CriterionCase(case.spec, rng.standard_normal(shape), rng.standard_normal(shape))
+    shape = (3, 5, 4)[: case.x.ndim]  # class scores on the last axis, a target for each of the others
+    x = rng.standard_normal(shape)
+    if np.allclose(np.exp(case.x).sum(axis=-1), 1):  # log-probabilities in, as the case has them
+        x = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+    return CriterionCase(case.spec, x, rng.integers(0, shape[-1], shape[:-1]).astype(case.target.dtype))
 
 
 def _on_larger_input(impl: Any, case: CriterionCase, quantity: str) -> Recheck:
