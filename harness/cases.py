@@ -55,7 +55,10 @@ class LayerCase:
     @property
     def factors(self) -> dict[str, float]:
         """Constants a known mistake would be off by, for hints."""
-        return {"the batch size": float(self.x.shape[0]), "the number of elements": float(self.x.size)}
+        factors = {"the batch size": float(self.x.shape[0]), "the number of elements": float(self.x.size)}
+        if self.spec.sequence:
+            factors["the sequence length"] = float(self.x.shape[1])
+        return factors
 
 
 @st.composite

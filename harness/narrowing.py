@@ -17,15 +17,16 @@ def _with_rank(x: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
 
 
 def _within_spread(x: np.ndarray, limit: float) -> np.ndarray:
-    """The same scores scaled down, when needed, so that no sample's (along axis 1) are more than `limit` apart."""
-    spread = float(np.ptp(x, axis=1).max()) if x.ndim >= 2 and x.size else 0.0
+    """The same scores scaled down, when needed, so that no sample's (the classes: the last axis) are more than
+    `limit` apart."""
+    spread = float(np.ptp(x, axis=-1).max()) if x.ndim >= 2 and x.size else 0.0
     return x * (limit / spread) if spread > limit else x
 
 
 def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     """The registry spec's fields replaced so the cases are the ones this course can state and asks for:
-    constructor arguments ([narrow]), hyper-parameter ranges, input ranks and score spreads ([rules]), training mode only for
-    the checks that call backward when the course never differentiates in eval mode."""
+    constructor arguments ([narrow]), hyper-parameter ranges, input ranks, score spreads and inputs held at zero
+    ([rules]), training mode only for the checks that call backward when the course never differentiates in eval mode."""
     fields: dict[str, Any] = {}
     configs, inputs = getattr(spec, "configs", None), getattr(spec, "inputs", None)
     overrides = profile.narrow.get(spec.name)
@@ -45,6 +46,9 @@ def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     spread = profile.rules.spreads.get(spec.name)
     if spread is not None and isinstance(inputs, st.SearchStrategy):  # a criterion's (scores, target) pairs
         fields["inputs"] = inputs.map(lambda pair: (_within_spread(pair[0], spread), *pair[1:]))
+    zero_inputs = profile.rules.zero_inputs.get(spec.name)
+    if zero_inputs:  # harness/cases.py draws them as zeros; their gradients are not compared
+        fields["zero_inputs"] = tuple(zero_inputs)
     modes = getattr(spec, "modes", ())
     if not profile.rules.backward_in_eval and check in BACKWARD_CHECKS and "train" in modes:
         fields["modes"] = ("train",)

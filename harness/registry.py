@@ -52,10 +52,15 @@ class LayerSpec:
     # input (a tuple when several).
     input_names: tuple[str, ...] = ("input",)
     output_names: tuple[str, ...] = ("output",)
-    sequence: bool = False  # axis 1 of the input is time (batch first): the sequence checks run on it too
+    sequence: bool = False  # axis 1 of the input is time (batch first): hints know the sequence length
     # Inputs a course profile holds at zero and whose gradient its code does not compute (cs231n's lstm_forward
     # starts from c0 = 0): set by the profile's narrowing (harness/narrowing.py), never in this table.
     zero_inputs: tuple[str, ...] = ()
+
+    @property
+    def recurrent(self) -> bool:
+        """A sequence layer that carries a state through time (its initial state an input): the sequence checks."""
+        return self.sequence and len(self.input_names) > 1
 
     def graded_gradient(self, input_name: str) -> bool:
         """Whether what backward returns for this input is compared."""
@@ -233,7 +238,7 @@ LAYERS: list[LayerSpec] = [
     LayerSpec("LSTM", s.recurrent_configs(),
               lambda args: s.recurrent_inputs(args, states=2, steps=s.sequence_lengths()),
               input_names=("input", "h0", "c0"), sequence=True),
-    LayerSpec("TemporalLinear", s.linear_configs(), _steps),
+    LayerSpec("TemporalLinear", s.linear_configs(), _steps, sequence=True),
     LayerSpec("Sequential", st.fixed_dictionaries({"in_features": st.integers(1, 5), "hidden": st.integers(1, 5),
                                                    "out_features": st.integers(1, 5)}),
               # The activation: the first of these the implementation defines (smooth ones first: no kink for a

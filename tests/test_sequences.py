@@ -6,7 +6,7 @@ from harness.checks import recurrent as checks
 from harness.registry import LAYERS
 
 # indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test
-sequences = pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.sequence], ids=lambda spec: spec.name,
+sequences = pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.recurrent], ids=lambda spec: spec.name,
                                     indirect=True)
 
 

@@ -220,6 +220,125 @@ def test_cs231n_groupnorm_gets_spatial_views_of_live_parameters(cs):
     np.testing.assert_array_equal(layer.grad_parameters()[1], np.full(4, 2.0))  # (1, C, 1, 1) added as (C,)
 
 
+def _blocks(rows, hidden, order):
+    """`rows` (G*H, ...) with its gate blocks of `hidden` rows taken in `order`."""
+    return np.concatenate([rows[k * hidden:(k + 1) * hidden] for k in order])
+
+
+def test_cs231n_lstm_gets_gate_blocks_in_its_order_and_db_reaches_both_biases(cs):
+    """cs231n's a[:, :H] is i, [H:2H] f, [2H:3H] o, [3H:4H] g; torch's rows are i, f, g, o."""
+    seen = {}
+    rng = np.random.default_rng(0)
+    d, h, n = 2, 3, 4
+    dwx, dwh, db = rng.standard_normal((d, 4 * h)), rng.standard_normal((h, 4 * h)), rng.standard_normal(4 * h)
+
+    def lstm_step_forward(x, prev_h, prev_c, wx, wh, b):
+        seen.update(Wx=wx, Wh=wh, b=b)
+        return prev_h, prev_c, None
+
+    def lstm_step_backward(dnext_h, dnext_c, cache):
+        return np.ones((n, d)), dnext_h, dnext_c, dwx, dwh, db
+
+    layer = cs.LSTMCell(d, h)
+    layer._fn_forward, layer._fn_backward = lstm_step_forward, lstm_step_backward
+    for array in layer.parameters():
+        array[...] = rng.standard_normal(array.shape)
+    weight_ih, weight_hh, bias_ih, bias_hh = layer.parameters()
+    x, state = np.ones((n, d)), np.zeros((n, h))
+    layer.forward(x, state, state)
+    ifog = (0, 1, 3, 2)
+    np.testing.assert_array_equal(seen["Wx"], _blocks(weight_ih, h, ifog).T)
+    np.testing.assert_array_equal(seen["Wh"], _blocks(weight_hh, h, ifog).T)
+    np.testing.assert_array_equal(seen["b"], _blocks(bias_ih + bias_hh, h, ifog))
+    held = layer.grad_parameters()
+    for _ in range(2):
+        grads = layer.backward(x, state, state, state, state)
+    assert len(grads) == 3 and layer.grad_parameters()[0] is held[0]
+    np.testing.assert_allclose(held[0], 2 * _blocks(dwx.T, h, ifog))  # the swap is its own inverse; added twice
+    np.testing.assert_allclose(held[1], 2 * _blocks(dwh.T, h, ifog))
+    np.testing.assert_allclose(held[2], 2 * _blocks(db, h, ifog))
+    np.testing.assert_allclose(held[3], held[2])  # db into both biases' buffers
+
+
+def test_cs231n_rnn_without_bias_passes_zeros_and_drops_db(cs):
+    seen = {}
+
+    def rnn_step_forward(x, prev_h, wx, wh, b):
+        seen.update(Wx=wx, b=b)
+        return np.tanh(x @ wx + prev_h @ wh + b), None
+
+    layer = cs.RNNCell(2, 3, bias=False)
+    layer._fn_forward = rnn_step_forward
+    layer._fn_backward = lambda dnext_h, cache: (np.zeros((1, 2)), dnext_h, np.ones((2, 3)), np.ones((3, 3)), np.ones(3))
+    assert [p.shape for p in layer.parameters()] == [(3, 2), (3, 3)]
+    layer.forward(np.ones((1, 2)), np.zeros((1, 3)))
+    np.testing.assert_array_equal(seen["b"], np.zeros(3))
+    np.testing.assert_array_equal(seen["Wx"], layer.parameters()[0].T)
+    grad_input, grad_hx = layer.backward(np.ones((1, 2)), np.zeros((1, 3)), np.full((1, 3), 2.0))
+    np.testing.assert_array_equal(grad_hx, np.full((1, 3), 2.0))
+    np.testing.assert_array_equal(layer.grad_parameters()[0], np.ones((3, 2)))
+    layer._fn_backward = lambda dnext_h, cache: (np.zeros((1, 2)), dnext_h)
+    with pytest.raises(CheckFailure, match=r"expected a tuple \(dx, dprev_h, dWx, dWh, db\)"):
+        layer.backward(np.ones((1, 2)), np.zeros((1, 3)), np.full((1, 3), 2.0))
+
+
+def test_cs231n_lstm_takes_no_c0(cs):
+    """lstm_forward(x, h0, Wx, Wh, b) starts the cell state at zero: a nonzero c0 is not expressible, backward returns
+    None for it, and the profile draws c0 as zeros and does not grade its gradient."""
+    layer = cs.LSTM(2, 3)
+    x, h0 = np.random.default_rng(0).standard_normal((4, 5, 2)), np.zeros((4, 3))
+    with pytest.raises(adapters.NotExpressible, match="nonzero c0"):
+        layer.forward(x, h0, np.ones((4, 3)))
+    layer.forward(x, h0, np.zeros((4, 3)))
+    grad_input, grad_h0, grad_c0 = layer.backward(x, h0, np.zeros((4, 3)), np.ones((4, 5, 3)))
+    assert grad_input.shape == x.shape and grad_h0.shape == h0.shape and grad_c0 is None
+    spec = SPECS["LSTM"]
+    fields = narrowed(adapters.profile_for("cs231n"), spec, "backward matches torch")
+    assert fields["zero_inputs"] == ("c0",)
+    narrowed_spec = dataclasses.replace(spec, **fields)
+    assert not narrowed_spec.graded_gradient("c0") and narrowed_spec.graded_gradient("h0")
+    seen = []
+
+    @settings(max_examples=20, database=None)
+    @given(case=layer_cases(narrowed_spec))
+    def run(case):
+        seen.append(case)
+
+    run()
+    assert all(not np.any(case.state[1]) for case in seen) and any(np.any(case.state[0]) for case in seen)
+
+
+@pytest.mark.parametrize("layer", ["RNNCell", "LSTMCell", "RNN", "LSTM"])
+def test_cs231n_recurrent_example_matches_torch(cs, layer):
+    """The example's functions through the wrappers against torch, forward and backward, biases on."""
+    rng = np.random.default_rng(3)
+    d, h, n, t = 3, 2, 4, 5
+    twin = getattr(torch.nn, layer)(d, h, **({} if layer.endswith("Cell") else {"batch_first": True})).double()
+    ours = getattr(cs, layer)(d, h)
+    for array, param in zip(ours.parameters(), twin.parameters()):
+        array[...] = param.detach().numpy()
+    x = rng.standard_normal((n, d) if layer.endswith("Cell") else (n, t, d))
+    states = [rng.standard_normal((n, h))] + ([rng.standard_normal((n, h))] if layer == "LSTMCell" else [])
+    if layer == "LSTM":
+        states.append(np.zeros((n, h)))
+    tensors = [torch.tensor(a, requires_grad=True) for a in (x, *states)]
+    if layer.endswith("Cell"):
+        out = twin(tensors[0], tuple(tensors[1:]) if layer == "LSTMCell" else tensors[1])
+    else:
+        out = twin(tensors[0], tuple(a.unsqueeze(0) for a in tensors[1:]) if layer == "LSTM" else tensors[1].unsqueeze(0))[0]
+    outs = out if isinstance(out, tuple) else (out,)
+    upstream = [rng.standard_normal(o.shape) for o in outs]
+    torch.autograd.backward(outs, [torch.tensor(g) for g in upstream])
+    got = ours.forward(x, *states)
+    for mine, want in zip(got if isinstance(got, tuple) else (got,), outs):
+        np.testing.assert_allclose(mine, want.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grads = ours.backward(x, *states, *upstream)
+    for mine, tensor in zip(grads, tensors[: 2 if layer == "LSTM" else None]):
+        np.testing.assert_allclose(mine, tensor.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for mine, param in zip(ours.grad_parameters(), twin.parameters()):
+        np.testing.assert_allclose(mine, param.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize(("layer", "rank"), [("LayerNorm", 2), ("GroupNorm", 4), ("Embedding", 2)])
 def test_cs231n_narrowing_draws_the_input_ranks_its_functions_take(layer, rank):
     spec = SPECS[layer]
@@ -315,7 +434,8 @@ EXAMPLES = {
                         "BatchNorm1d", "Sequential", "MSELoss", "NLLLoss", "CrossEntropyLoss", "Conv2d", "MaxPool2d",
                         "ELU", "Softplus"]),
     "cs231n": (CS231N, ["Linear", "ReLU", "Dropout", "CrossEntropyLoss", "Conv2d", "MaxPool2d", "BatchNorm1d",
-                        "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding"]),
+                        "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding", "RNNCell", "LSTMCell", "RNN", "LSTM",
+                        "TemporalLinear", "TemporalCrossEntropyLoss"]),
 }
 
 
@@ -353,7 +473,13 @@ BUGGY = {
                 "LayerNorm": "output differs",  # normalised over the batch axis
                 "BatchNorm2d": "output differs",  # reshaped to (N*H*W, C) without the transpose
                 "GroupNorm": "output differs",  # C // G groups of G channels
-                "Embedding": "grad of weight differs"},  # dW[x] += dout: a repeated word counted once
+                "Embedding": "grad of weight differs",  # dW[x] += dout: a repeated word counted once
+                "RNNCell": "grad of hx differs",  # dprev_h = dtanh.dot(Wh): Wh not transposed
+                "RNN": "the gradient stopped at the last step",  # rnn_backward does not add dprev_h (and the step's bug)
+                "LSTMCell": "grad of input differs",  # da stacked i, f, g, o, not as the forward sliced a (i, f, o, g)
+                "LSTM": "output differs",  # lstm_forward never carries next_c (and the step's bug)
+                "TemporalLinear": "grad of bias differs",  # db summed over the batch, averaged over time
+                "TemporalCrossEntropyLoss": "grad of input differs"},  # the mask left out of dx
                EXAMPLES["cs231n"][1]),
 }
 

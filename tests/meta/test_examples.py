@@ -23,7 +23,8 @@ BUGS = {
     "MSELoss": "a mean over the batch instead of over all elements",
 }
 NOT_IMPLEMENTED = {"Conv2d", "MaxPool2d", "LeakyReLU", "ELU", "Softplus", "BatchNorm1d", "Adam", "CNN end to end",
-                   "GELU", "AvgPool2d", "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding"}
+                   "GELU", "AvgPool2d", "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding", "RNNCell", "LSTMCell", "RNN",
+                   "LSTM", "TemporalLinear", "TemporalCrossEntropyLoss"}
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,8 @@ def write(tmp_path, text, name="p.toml"):
      "rules.ranges.LeakyReLU.negative_slope: must be [low, high]"),
     ('name = "x"\ndriver = "torch7"\n[rules.spreads]\nCrossEntropyLoss = 0\n',
      "rules.spreads.CrossEntropyLoss: must be a positive number"),
+    ('name = "x"\ndriver = "cs231n"\n[rules.zero_inputs]\nLSTM = "c0"\n', "rules.zero_inputs.LSTM: must be a list"),
+    ('name = "x"\ndriver = "cs231n"\n[rules.zero_inputs]\nRNN = ["input"]\n', "rules.zero_inputs.RNN: must be a list"),
     ('name = "x"\ndriver = "torch7"\n[narrow.Conv2d]\nstride = 1\n', "narrow.Conv2d.stride: must be a non-empty list"),
     ('name = "x"\ndriver = "torch7"\n[names]\nLinear = 3\n', "names.Linear: must be a name or a list of names"),
     ('name = "x"\ndriver = "torch7"\n[detect]\nfiles = ["a"]\n', "detect.files: unknown"),
@@ -142,6 +144,26 @@ def test_a_criterions_scores_are_scaled_down_to_the_spread_the_course_computes_e
     scores()
     assert max(spreads) <= 30.0 + 1e-9
     assert "inputs" not in narrowed(adapters.profile_for("native"), spec, "loss matches torch")
+
+
+def test_zero_inputs_are_drawn_as_zeros_and_not_graded(tmp_path):
+    """[rules.zero_inputs]: the named further inputs of a layer are narrowed to zeros, their gradients not compared."""
+    course = load(write(tmp_path, 'name = "x"\ndriver = "cs231n"\n[rules.zero_inputs]\nLSTMCell = ["hx", "cx"]\n'))
+    assert course.rules.zero_inputs == {"LSTMCell": ("hx", "cx")}
+    spec = SPECS["LSTMCell"].__class__(**{**SPECS["LSTMCell"].__dict__,
+                                          **narrowed(course, SPECS["LSTMCell"], "backward matches torch")})
+    assert spec.zero_inputs == ("hx", "cx") and spec.graded_gradient("input") and not spec.graded_gradient("cx")
+    states = []
+
+    @settings(max_examples=20, database=None)
+    @given(case=layer_cases(spec))
+    def run(case):
+        states.append(case.state)
+
+    run()
+    assert states and all(not np.any(a) for state in states for a in state)
+    assert "zero_inputs" not in narrowed(course, SPECS["LSTM"], "backward matches torch")
+    assert adapters.profile_for("native").rules.zero_inputs == {}
 
 
 def test_same_padding_and_copied_arguments():

@@ -110,11 +110,12 @@ class Layer:
     """A native-contract layer around course code. Subclasses implement the hooks below; this class adds the
     contract's spelling (forward/backward/parameters/grad_parameters/zero_grad/train/eval/training)."""
 
-    # ---- hooks
-    def _forward(self, input: np.ndarray) -> np.ndarray:
+    # ---- hooks (a layer with several inputs, a recurrent one's initial state, takes them after `input`, and its
+    # backward takes every input, then every output's gradient: `rest`)
+    def _forward(self, input: np.ndarray, *state: np.ndarray) -> Any:
         raise NotImplementedError
 
-    def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+    def _backward(self, input: np.ndarray, *rest: np.ndarray) -> Any:
         raise NotImplementedError
 
     def _parameters(self) -> Iterable[np.ndarray]:
@@ -134,14 +135,14 @@ class Layer:
         return getattr(self, "_training", True)
 
     # ---- the contract
-    def forward(self, input: np.ndarray) -> np.ndarray:
-        return self._forward(input)
+    def forward(self, input: np.ndarray, *state: np.ndarray) -> Any:
+        return self._forward(input, *state)
 
-    def __call__(self, input: np.ndarray) -> np.ndarray:
-        return self.forward(input)
+    def __call__(self, input: np.ndarray, *state: np.ndarray) -> Any:
+        return self.forward(input, *state)
 
-    def backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-        return self._backward(input, grad_output)
+    def backward(self, input: np.ndarray, *rest: np.ndarray) -> Any:
+        return self._backward(input, *rest)
 
     def parameters(self) -> list[np.ndarray]:
         return list(self._parameters())

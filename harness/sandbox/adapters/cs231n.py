@@ -1,6 +1,7 @@
 """The functional driver (Stanford CS231n): layers `<layer>_forward(x, ...) -> (out, cache)` and
-`<layer>_backward(dout, cache) -> dx or (dx, dparam...)` (word_embedding_backward: dW alone), and
-`softmax_loss(x, y) -> (loss, dx)`. Function names, narrowing and conventions are the profile's (cs231n.toml)."""
+`<layer>_backward(dout, cache) -> dx or (dx, dparam...)` (word_embedding_backward: dW alone; the recurrent ones take
+and return the state too: rnn_step_backward -> (dx, dprev_h, dWx, dWh, db)), and `softmax_loss(x, y) -> (loss, dx)`.
+Function names, narrowing and conventions are the profile's (cs231n.toml)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from harness.sandbox.adapters.profile import Profile
 from harness.sandbox.student import CheckFailure, add_into, describe
 
 STYLE = "cs231n"
+IGNORED = -100  # TemporalCrossEntropyLoss's masked-out target (torch's ignore_index)
 
 
 class Functional(Layer):
@@ -35,22 +37,32 @@ class Functional(Layer):
         """The parameter gradients the backward returned, in the order and layout of `_params`."""
         return grads
 
-    def _forward(self, input: np.ndarray) -> np.ndarray:
-        output, self._cache = self._fn_forward(input, *self._arguments(input))
+    def _returned(self) -> tuple[str, ...]:
+        """The parameter gradients the backward returns after the inputs', for its error message."""
+        return tuple(f"d{i}" for i in range(len(self._params)))
+
+    def _forward(self, input: np.ndarray, *state: np.ndarray) -> Any:
+        """forward(x, *state, *arguments) -> (out, cache); the state: a recurrent layer's previous h."""
+        output, self._cache = self._fn_forward(input, *state, *self._arguments(input))
         return output
 
     def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
         result = self._fn_backward(grad_output, self._cache)
         if not self._params and not isinstance(result, tuple):
             return result
+        return self._input_gradients(result, ("dx",))[0]
+
+    def _input_gradients(self, result: Any, inputs: tuple[str, ...]) -> tuple:
+        """What the backward returned for `inputs` (first in its tuple); the parameter gradients after them are
+        ADDED into the gradient buffers."""
         what = f"{self._fn_backward.__name__}"
-        if not isinstance(result, tuple) or len(result) < 1 + len(self._params):
-            raise CheckFailure(f"{what} returned {describe(result)}; expected a tuple (dx, "
-                               f"{', '.join(f'd{i}' for i in range(len(self._params)))})")
-        grad_input, *grads = result
-        for buffer, grad in zip(self._grads, self._native(grads)):
+        returned = self._returned()
+        if not isinstance(result, tuple) or len(result) < len(inputs) + len(returned):
+            raise CheckFailure(f"{what} returned {describe(result)}; expected a tuple ({', '.join(inputs)}, "
+                               f"{', '.join(returned)})")
+        for buffer, grad in zip(self._grads, self._native(list(result[len(inputs):]))):
             add_into(buffer, grad, what)
-        return grad_input
+        return result[: len(inputs)]
 
     def _parameters(self) -> list[np.ndarray]:
         return self._params
@@ -267,6 +279,100 @@ class Embedding(Functional):
         add_into(self._grads[0], self._fn_backward(grad_output, self._cache), self._fn_backward.__name__)
 
 
+class Recurrent(Functional):
+    """A recurrent step or sequence: the live parameters are torch's weight_ih (G*H, D), weight_hh (G*H, H), bias_ih
+    and bias_hh (G*H,); cs231n's functions take Wx (D, G*H), Wh (H, G*H) and one b (G*H,), their columns in gate
+    blocks of the course's order (`order`: torch's blocks, in it). Passed: the transposes, blocks reordered, and
+    b = bias_ih + bias_hh (zeros for bias=False); dWx, dWh transposed and reordered back, db ADDED into both biases'
+    gradient buffers (dropped for bias=False)."""
+
+    gates = 1
+    order: tuple[int, ...] = (0,)
+    grad_inputs = ("dx", "dprev_h")  # what the backward returns before the parameter gradients
+
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], input_size: int, hidden_size: int,
+                 bias: bool = True) -> None:
+        size = self.gates * hidden_size
+        self.weight_ih, self.weight_hh = uniform((size, input_size), hidden_size), uniform((size, hidden_size), hidden_size)
+        self.bias_ih, self.bias_hh = (uniform((size,), hidden_size), uniform((size,), hidden_size)) if bias else (None, None)
+        # torch's rows in the course's column order
+        self._rows = np.concatenate([np.arange(k * hidden_size, (k + 1) * hidden_size) for k in self.order])
+        super().__init__(forward, backward, [p for p in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+                                             if p is not None])
+
+    def _returned(self) -> tuple[str, ...]:
+        return ("dWx", "dWh", "db")
+
+    def _arguments(self, input: np.ndarray) -> tuple:
+        weight_ih, weight_hh, *biases = super()._arguments(input)
+        b = biases[0] + biases[1] if biases else np.zeros(len(self._rows), input.dtype)
+        return weight_ih[self._rows].T, weight_hh[self._rows].T, b[self._rows]
+
+    def _torch(self, grad: Any, like: np.ndarray) -> Any:
+        """A gradient in the course's layout as torch's; any other shape is passed on as returned, for add_into to
+        name it as the student's."""
+        if np.shape(grad) != like.shape[::-1]:
+            return grad
+        native = np.empty(like.shape, np.result_type(grad))
+        native[self._rows] = np.transpose(grad)
+        return native
+
+    def _native(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        dwx, dwh, db = grads[:3]
+        native = [self._torch(dwx, self.weight_ih), self._torch(dwh, self.weight_hh)]
+        return native if self.bias_ih is None else [*native, self._torch(db, self.bias_ih), self._torch(db, self.bias_hh)]
+
+
+class RNNStep(Recurrent):
+    """rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache), rnn_step_backward(dnext_h, cache) -> (dx, dprev_h,
+    dWx, dWh, db) as RNNCell: forward(input, hx), backward(input, hx, grad_output) -> (grad_input, grad_hx)."""
+
+    def _backward(self, input: np.ndarray, hx: np.ndarray, grad_output: np.ndarray) -> tuple:
+        return self._input_gradients(self._fn_backward(grad_output, self._cache), self.grad_inputs)
+
+
+class RNNSequence(RNNStep):
+    """rnn_forward(x, h0, Wx, Wh, b) -> (h, cache) on (N, T, D), h (N, T, H), rnn_backward(dh, cache) -> (dx, dh0,
+    dWx, dWh, db) as RNN (batch first): forward(input, h0), backward(input, h0, grad_output) -> (grad_input, grad_h0)."""
+
+    grad_inputs = ("dx", "dh0")
+
+
+class LSTMStep(Recurrent):
+    """lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache), lstm_step_backward(dnext_h,
+    dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db) as LSTMCell; the course's gates i, f, o, g are torch's
+    blocks 0, 1, 3, 2."""
+
+    gates = 4
+    order = (0, 1, 3, 2)
+    grad_inputs = ("dx", "dprev_h", "dprev_c")
+
+    def _forward(self, input: np.ndarray, hx: np.ndarray, cx: np.ndarray) -> tuple:
+        h, c, self._cache = self._fn_forward(input, hx, cx, *self._arguments(input))
+        return h, c
+
+    def _backward(self, input: np.ndarray, hx: np.ndarray, cx: np.ndarray, grad_h: np.ndarray,
+                  grad_c: np.ndarray) -> tuple:
+        return self._input_gradients(self._fn_backward(grad_h, grad_c, self._cache), self.grad_inputs)
+
+
+class LSTMSequence(LSTMStep):
+    """lstm_forward(x, h0, Wx, Wh, b) -> (h, cache), lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) as LSTM (batch
+    first). lstm_forward takes no c0 (the cell state starts at zero): the profile draws c0 as zeros and does not grade
+    its gradient ([rules.zero_inputs]); a nonzero c0 is not expressible, and backward returns None for it."""
+
+    grad_inputs = ("dx", "dh0")
+
+    def _forward(self, input: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> Any:
+        if np.any(c0 != 0):
+            raise NotExpressible(STYLE, "LSTM with a nonzero c0 (lstm_forward(x, h0, Wx, Wh, b) starts the cell state "
+                                        "at zero)")
+        return Functional._forward(self, input, h0)
+
+    def _backward(self, input: np.ndarray, h0: np.ndarray, c0: np.ndarray, grad_output: np.ndarray) -> tuple:
+        return (*self._input_gradients(self._fn_backward(grad_output, self._cache), self.grad_inputs), None)
+
+
 class SoftmaxLoss(Criterion):
     """softmax_loss(x, y) -> (loss, dx): forward returns the loss, backward dx."""
 
@@ -278,6 +384,28 @@ class SoftmaxLoss(Criterion):
 
     def _backward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
         return self.fn(input, target)[1]
+
+
+class TemporalSoftmaxLoss(Criterion):
+    """temporal_softmax_loss(x, y, mask) -> (loss, dx) as TemporalCrossEntropyLoss: a target of -100 is a masked-out
+    step (mask False, y 0 there); cs231n divides the masked sum by N, torch's mean by the steps kept: loss and dx are
+    scaled by N / kept, exactly."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def _run(self, input: np.ndarray, target: np.ndarray) -> tuple[Any, Any, float]:
+        kept = target != IGNORED
+        loss, dx = self.fn(input, np.where(kept, target, 0), kept)
+        return loss, dx, len(input) / max(int(kept.sum()), 1)
+
+    def _forward(self, input: np.ndarray, target: np.ndarray) -> Any:
+        loss, _, scale = self._run(input, target)
+        return loss * scale if isinstance(loss, float | np.floating) else loss  # anything else: the student's to see
+
+    def _backward(self, input: np.ndarray, target: np.ndarray) -> Any:
+        _, dx, scale = self._run(input, target)
+        return (dx * np.asarray(scale, dtype=dx.dtype)) if isinstance(dx, np.ndarray) else dx
 
 
 def _functional(make: Callable[..., Layer]) -> Binder:
@@ -297,5 +425,9 @@ class CS231n(Adapter):
         "ReLU": _functional(lambda f, b: Functional(f, b, [])), "BatchNorm1d": _functional(BatchNorm),
         "BatchNorm2d": _functional(SpatialBatchNorm), "LayerNorm": _functional(LayerNorm),
         "GroupNorm": _functional(GroupNorm), "Embedding": _functional(Embedding), "Dropout": _dropout,
+        "RNNCell": _functional(RNNStep), "RNN": _functional(RNNSequence), "LSTMCell": _functional(LSTMStep),
+        "LSTM": _functional(LSTMSequence),
+        "TemporalLinear": _functional(Affine),
         "CrossEntropyLoss": lambda m, names, profile: lambda: SoftmaxLoss(getattr(m, names[0])),
+        "TemporalCrossEntropyLoss": lambda m, names, profile: lambda: TemporalSoftmaxLoss(getattr(m, names[0])),
     }

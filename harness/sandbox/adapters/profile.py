@@ -46,7 +46,7 @@ CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
     "LeakyReLU": {"negative_slope": 0.01}, "Dropout": {"p": 0.5},
     "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
 }
-RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks", "spreads"}
+RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks", "spreads", "zero_inputs"}
 
 
 class ProfileError(ValueError):
@@ -65,6 +65,9 @@ class Rules:
     # criterion -> the largest difference between one sample's scores the course's code computes exactly (a clipped
     # probability beyond it): cases are scaled down to it
     spreads: Mapping[str, float] = field(default_factory=dict)
+    # layer -> further inputs (by the registry's input names) the course's code holds at zero and does not
+    # differentiate (cs231n's lstm_forward takes no c0): drawn as zeros, their gradients not compared
+    zero_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,15 @@ def _rules(data: Any, source: str) -> Rules:
         if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
             raise _fail(source, f"rules.spreads.{layer}", f"must be a positive number, got {value!r}")
         spreads[layer] = float(value)
-    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True), ranges, ranks, spreads)
+    zero_inputs = {}
+    for layer, names in _table(table.get("zero_inputs", {}), source, "rules.zero_inputs").items():
+        # The first input ("input") carries the batch and is never held at zero: only the further ones (a state).
+        if not (isinstance(names, list) and names and all(isinstance(n, str) and n and n != "input" for n in names)):
+            raise _fail(source, f"rules.zero_inputs.{layer}",
+                        f"must be a list of the layer's further input names (not \"input\"), got {names!r}")
+        zero_inputs[layer] = tuple(names)
+    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True), ranges, ranks, spreads,
+                 zero_inputs)
 
 
 def _narrow(data: Any, source: str) -> dict[str, dict[str, tuple[Any, ...]]]:
