@@ -1,0 +1,131 @@
+"""Layers with several inputs and outputs (the recurrent ones): what a wrong return looks like, that every state's
+gradient is compared, and that the sequence checks isolate the path through time they name."""
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import impl
+from harness import repro
+from harness.cases import LayerCase
+from harness.checks import layer as layer_checks
+from harness.checks import recurrent as recurrent_checks
+from harness.compare import CheckFailure
+from harness.registry import SPECS
+
+ROOT = Path(__file__).resolve().parents[2]
+RNG = np.random.default_rng(7)
+
+
+def namespace(**replaced):
+    """impl/ with some of its classes replaced by a buggy version."""
+    return SimpleNamespace(**{**{name: getattr(impl, name) for name in dir(impl) if not name.startswith("_")},
+                              **replaced})
+
+
+def failure(check, ns, case) -> str:
+    with pytest.raises(CheckFailure) as raised:
+        check(ns, case)
+    return str(raised.value)
+
+
+def case(layer: str, *shapes: tuple[int, ...], **args) -> LayerCase:
+    x, *state = (RNG.standard_normal(shape) for shape in shapes)
+    return LayerCase(SPECS[layer], {"input_size": shapes[0][-1], "hidden_size": shapes[1][-1], **args}, x, 3, "train",
+                     tuple(state))
+
+
+CELL = ("RNNCell", (2, 3), (2, 4))
+LSTM_CELL = ("LSTMCell", (2, 3), (2, 4), (2, 4))
+SEQUENCE = ("RNN", (2, 4, 3), (2, 2))
+
+
+class HOnlyLSTMCell(impl.LSTMCell):
+    def forward(self, input, hx, cx):
+        return super().forward(input, hx, cx)[0]
+
+
+class GradInputOnlyRNN(impl.RNN):
+    def backward(self, input, h0, grad_output):
+        return super().backward(input, h0, grad_output)[0]
+
+
+def test_several_outputs_must_come_as_a_tuple():
+    message = failure(layer_checks.forward_matches_torch, namespace(LSTMCell=HOnlyLSTMCell), case(*LSTM_CELL))
+    assert "LSTMCell.forward returned" in message and "expected a tuple of 2 arrays (h, c)" in message
+
+
+def test_the_initial_state_gradient_must_be_returned():
+    message = failure(layer_checks.backward_matches_torch, namespace(RNN=GradInputOnlyRNN), case(*SEQUENCE))
+    assert "expected a tuple of 2 arrays (grad of input, grad of h0)" in message
+
+
+class HalfStateGradientRNNCell(impl.RNNCell):
+    def backward(self, input, hx, grad_output):
+        grad_input, grad_hx = super().backward(input, hx, grad_output)
+        return grad_input, grad_hx / 2
+
+
+@pytest.mark.parametrize("check", [layer_checks.backward_matches_torch, layer_checks.backward_matches_finite_differences])
+def test_a_wrong_state_gradient_is_named(check):
+    message = failure(check, namespace(RNNCell=HalfStateGradientRNNCell), case(*CELL))
+    assert message.startswith("grad of hx")
+
+
+class ForgetfulRNN(impl.RNN):
+    """Backpropagation through time that drops what the later step sends back."""
+
+    def _backward(self, input, state, grad_output):
+        states, saved = self._run(input, state)
+        grad_input = np.empty_like(input)
+        for t in reversed(range(input.shape[1])):
+            grad_input[:, t], grad_state = self.cell._step_backward(input[:, t], states[t], saved[t],
+                                                                     (grad_output[:, t],))
+        return grad_input, *grad_state
+
+
+def test_the_path_through_time_is_isolated():
+    """A backward that does not carry the gradient back fails the last-step check with its hint, and passes the
+    first-step one (no later step sends anything back there)."""
+    ns = namespace(RNN=ForgetfulRNN)
+    message = failure(recurrent_checks.gradient_only_at_last_step, ns, case(*SEQUENCE))
+    assert message.startswith("grad of input with an upstream gradient at the last step only")
+    assert "the gradient stopped at the last step" in message
+    recurrent_checks.gradient_only_at_first_step(ns, case(*SEQUENCE))
+
+
+def test_the_correct_layers_pass_the_sequence_checks():
+    for layer, shapes in (("RNN", SEQUENCE[1:]), ("LSTM", ((2, 4, 3), (2, 2), (2, 2)))):
+        for check in (recurrent_checks.one_step_sequence, recurrent_checks.gradient_only_at_last_step,
+                      recurrent_checks.gradient_only_at_first_step, recurrent_checks.long_saturating_sequence):
+            check(impl, case(layer, *shapes))
+
+
+class TimeAveragedBiasTemporalLinear(impl.TemporalLinear):
+    def backward(self, input, grad_output):
+        before = self._grads[1].copy()
+        grad = super().backward(input, grad_output)
+        self._grads[1][...] = before + (self._grads[1] - before) / input.shape[1]
+        return grad
+
+
+def test_a_factor_of_one_half_is_not_taken_for_a_replaced_gradient():
+    """After two backward calls a gradient halved per call equals one backward's worth: the hint says "replaced" only
+    where one backward was right on its own."""
+    x = RNG.standard_normal((1, 2, 1))
+    temporal = LayerCase(SPECS["TemporalLinear"], {"in_features": 1, "out_features": 1}, x, 0, "train")
+    message = failure(layer_checks.gradients_accumulate, namespace(TemporalLinear=TimeAveragedBiasTemporalLinear),
+                      temporal)
+    assert "grad of bias" in message and "replaced the first" not in message
+
+
+def test_a_reproduction_of_a_layer_with_several_inputs_and_outputs_runs(tmp_path):
+    script = repro.save(case(*LSTM_CELL), "backward matches torch", str(ROOT / "impl"), tmp_path)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    for line in ("h: ok", "c: ok", "grad of input: ok", "grad of hx: ok", "grad of cx: ok", "grad of bias_hh: ok"):
+        assert line in run.stdout.splitlines()
