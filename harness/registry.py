@@ -53,6 +53,9 @@ class LayerSpec:
     input_names: tuple[str, ...] = ("input",)
     output_names: tuple[str, ...] = ("output",)
     sequence: bool = False  # axis 1 of the input is time (batch first): hints know the sequence length
+    # Known mistakes that equal this layer built with other arguments, for hints: hint -> those arguments (the same
+    # parameter shapes); e.g. GroupNorm's channels grouped the other way round is GroupNorm with C / G groups.
+    confusions: Callable[[dict], dict[str, dict]] | None = None
     # Inputs a course profile holds at zero and whose gradient its code does not compute (cs231n's lstm_forward
     # starts from c0 = 0): set by the profile's narrowing (harness/narrowing.py), never in this table.
     zero_inputs: tuple[str, ...] = ()
@@ -161,6 +164,31 @@ def _embedding_inputs(args: dict) -> st.SearchStrategy[np.ndarray]:
     return shapes.flatmap(lambda shape: s.indices(shape, args["num_embeddings"]))
 
 
+def _other_gelu(args: dict) -> dict[str, dict]:
+    other = "tanh" if args.get("approximate", "none") == "none" else "none"
+    form = {"none": "the exact x Phi(x)", "tanh": "the tanh approximation"}
+    return {f"it is GELU(approximate={other!r}): {form[other]} where {form[args.get('approximate', 'none')]} is "
+            "asked": {**args, "approximate": other}}
+
+
+def _other_divisor(args: dict) -> dict[str, dict]:
+    if s.as_pair(args.get("padding", 0)) == (0, 0):
+        return {}  # no padding: both divisors are the kernel's size
+    counted = args.get("count_include_pad", True)
+    return {"the divisor " + ("leaves out" if counted else "counts") + " the padded positions; with count_include_pad="
+            f"{counted} it is {'the kernel size' if counted else 'the number of input elements the window covers'}":
+            {**args, "count_include_pad": not counted}}
+
+
+def _groups_transposed(args: dict) -> dict[str, dict]:
+    groups, channels = args["num_groups"], args["num_channels"]
+    if groups * groups == channels:
+        return {}  # G groups of G channels: the same grouping either way
+    return {f"the channels were split into {channels // groups} groups of {groups} instead of {groups} groups of "
+            f"{channels // groups}: reshape to (N, num_groups, C // num_groups, ...)":
+            {**args, "num_groups": channels // groups}}
+
+
 def _batchnorm_buffers(rng: np.random.Generator, args: dict) -> dict[str, np.ndarray]:
     c = args["num_features"]
     return {"running_mean": rng.standard_normal(c), "running_var": rng.uniform(0.5, 2.0, c)}
@@ -215,15 +243,15 @@ LAYERS: list[LayerSpec] = [
     # Scale 10 too: far into both tails, where Phi(x) is 1 to double precision or far below 1e-16 (1 + erf(x/sqrt(2))
     # cancels there, which is torch's own form: the tolerance's 1e-9 absolute covers it).
     LayerSpec("GELU", st.fixed_dictionaries({}, optional={"approximate": st.sampled_from(["none", "tanh"])}),
-              _elementwise(scales=(1.0, 10.0))),
-    LayerSpec("AvgPool2d", s.avgpool2d_configs(), _images()),
+              _elementwise(scales=(1.0, 10.0)), confusions=_other_gelu),
+    LayerSpec("AvgPool2d", s.avgpool2d_configs(), _images(), confusions=_other_divisor),
     LayerSpec("BatchNorm2d", st.fixed_dictionaries({"num_features": st.integers(1, 4)},
                                                    optional={"eps": st.sampled_from([1e-5, 1e-1]),
                                                              "momentum": st.sampled_from([0.1, 0.5]),
                                                              "affine": st.booleans()}),
               _batchnorm_2d_inputs, buffers=_batchnorm_buffers),
     LayerSpec("LayerNorm", s.layer_norm_configs(), _layer_norm_inputs),
-    LayerSpec("GroupNorm", s.group_norm_configs(), _group_norm_inputs),
+    LayerSpec("GroupNorm", s.group_norm_configs(), _group_norm_inputs, confusions=_groups_transposed),
     LayerSpec("Embedding", st.fixed_dictionaries({"num_embeddings": st.integers(1, 6), "embedding_dim": st.integers(1, 4)}),
               _embedding_inputs, integer_inputs=True),
     # Recurrent layers: tanh, one layer, batch first; torch's parameters (weight_ih, weight_hh, bias_ih, bias_hh;

@@ -6,6 +6,7 @@ sizes changing between passes).
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,22 +76,42 @@ def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray]
 
 
 def _assert_outputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase, tolerance: Tolerance,
-                    *, where: str = "", impl: Any = None, **kwargs: Any) -> None:
-    """Every output against torch's; `impl`, when given: hint factors told apart on a larger batch."""
+                    *, where: str = "", impl: Any = None, built: Built | None = None, **kwargs: Any) -> None:
+    """Every output against torch's; `impl`, when given: hint factors told apart on a larger batch; `built`: the
+    spec's confusions named where one fits."""
     for k, (out, want) in enumerate(zip(got, expected.outputs)):
         assert_close(f"{_output_label(case, k)}{where}", out, want, tolerance, factors=case.factors,
-                     recheck=None if impl is None else _on_larger_batch(impl, case, ("output", k)), **kwargs)
+                     recheck=None if impl is None else _on_larger_batch(impl, case, ("output", k)),
+                     mistakes=None if built is None else lambda k=k: _confusions(built, case, lambda r: r.outputs[k]),
+                     **kwargs)
 
 
 def _assert_grad_inputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase,
-                        *, where: str = "", impl: Any = None, **kwargs: Any) -> None:
+                        *, where: str = "", impl: Any = None, built: Built | None = None, **kwargs: Any) -> None:
     """The gradient of every input against torch's. Integer inputs (indices: Embedding) have none: what backward
     returns for them is not compared (the contract says None), their parameter gradients are; nor is it for an input
-    the course holds at zero (`LayerSpec.zero_inputs`)."""
+    the course holds at zero (`LayerSpec.zero_inputs`). `impl` and `built` as for `_assert_outputs`."""
     for k, (grad, want, name) in enumerate(zip(got, expected.grad_inputs, case.spec.input_names)):
         if want is not None and case.spec.graded_gradient(name):
             assert_close(f"grad of {name}{where}", grad, want, case.spec.tolerance, factors=case.factors,
-                         recheck=None if impl is None else _on_larger_batch(impl, case, ("input", k)), **kwargs)
+                         recheck=None if impl is None else _on_larger_batch(impl, case, ("input", k)),
+                         mistakes=None if built is None else
+                         lambda k=k: _confusions(built, case, lambda r: r.grad_inputs[k]), **kwargs)
+
+
+def _confusions(built: Built, case: LayerCase, pick: Callable[[reference.TwinResult], np.ndarray]
+                ) -> dict[str, np.ndarray]:
+    """What each of the spec's confusions (the layer built with other arguments) gives, by its hint."""
+    found = {}
+    for hint, args in (case.spec.confusions(case.args) if case.spec.confusions else {}).items():
+        twin = case.spec.make(reference.nn, args).double()
+        try:
+            result = reference.run_layer(twin, built.values, case.inputs, case.upstream, training=case.mode == "train",
+                                         buffers=built.buffers)
+        except (RuntimeError, ValueError):  # torch refuses those arguments on this input: no such mistake to name
+            continue
+        found[hint] = pick(result)
+    return found
 
 
 def _on_larger_batch(impl: Any, case: LayerCase, quantity: tuple[str, Any]) -> Recheck:
@@ -149,7 +170,7 @@ def forward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     out = forward(built, case, _copies(case.inputs))
-    _assert_outputs(out, expected, case, case.spec.tolerance, impl=impl)
+    _assert_outputs(out, expected, case, case.spec.tolerance, impl=impl, built=built)
     for name in built.buffers:
         assert_close(f"{name} after forward", getattr(built.layer, name), expected.buffers[name], case.spec.tolerance)
 
@@ -160,7 +181,7 @@ def backward_matches_torch(impl: Any, case: LayerCase) -> None:
     inputs = _copies(case.inputs)
     forward(built, case, inputs)
     grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
-    _assert_grad_inputs(grad_inputs, expected, case, impl=impl)
+    _assert_grad_inputs(grad_inputs, expected, case, impl=impl, built=built)
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance, impl=impl)
 
 

@@ -129,3 +129,4 @@ def test_a_reproduction_of_a_layer_with_several_inputs_and_outputs_runs(tmp_path
     assert run.returncode == 0, run.stderr
     for line in ("h: ok", "c: ok", "grad of input: ok", "grad of hx: ok", "grad of cx: ok", "grad of bias_hh: ok"):
         assert line in run.stdout.splitlines()
+

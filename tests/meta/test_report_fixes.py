@@ -230,3 +230,17 @@ def test_end_to_end_layer_failure_is_short_in_results_json(tmp_path):
     assert "During handling" not in test["output"] and "Traceback" not in test["output"]
     assert test["output"].count("size 784 is different from 783") == 1
 
+
+
+class OtherDivisorAvgPool2d(impl.AvgPool2d):
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, count_include_pad=not count_include_pad)
+
+
+@pytest.mark.parametrize("check", [layer_checks.forward_matches_torch, layer_checks.backward_matches_torch])
+def test_a_confusion_of_arguments_is_named(check):
+    """A spec's confusions (the layer built with other arguments) name the mistake they match."""
+    x = np.random.default_rng(0).standard_normal((1, 1, 3, 3))
+    pool = LayerCase(SPECS["AvgPool2d"], {"kernel_size": 2, "padding": 1}, x, 0, "train")
+    message = failure(check, namespace(AvgPool2d=OtherDivisorAvgPool2d), pool)
+    assert "the divisor leaves out the padded positions; with count_include_pad=True it is the kernel size" in message
