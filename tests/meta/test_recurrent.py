@@ -4,7 +4,6 @@ gradient is compared, and that the sequence checks isolate the path through time
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,23 +13,11 @@ from harness import repro
 from harness.cases import LayerCase
 from harness.checks import layer as layer_checks
 from harness.checks import recurrent as recurrent_checks
-from harness.compare import CheckFailure
 from harness.registry import SPECS
+from tests.meta.in_process import failure, namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 RNG = np.random.default_rng(7)
-
-
-def namespace(**replaced):
-    """impl/ with some of its classes replaced by a buggy version."""
-    return SimpleNamespace(**{**{name: getattr(impl, name) for name in dir(impl) if not name.startswith("_")},
-                              **replaced})
-
-
-def failure(check, ns, case) -> str:
-    with pytest.raises(CheckFailure) as raised:
-        check(ns, case)
-    return str(raised.value)
 
 
 def case(layer: str, *shapes: tuple[int, ...], **args) -> LayerCase:

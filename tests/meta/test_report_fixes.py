@@ -22,21 +22,10 @@ from harness.grading import Check
 from harness.registry import SPECS
 from harness.report import PENDING, Verdicts
 from harness.sandbox import training
+from tests.meta.in_process import failure, namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = Tolerance(rtol=1e-6, atol=1e-9)
-
-
-def namespace(**replaced):
-    """impl/ with some of its classes replaced by a buggy version."""
-    return SimpleNamespace(**{**{name: getattr(impl, name) for name in dir(impl) if not name.startswith("_")},
-                              **replaced})
-
-
-def failure(check, ns, case) -> str:
-    with pytest.raises(CheckFailure) as raised:
-        check(ns, case)
-    return str(raised.value)
 
 
 def linear_case(x: np.ndarray, **args) -> LayerCase:

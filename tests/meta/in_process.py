@@ -1,0 +1,21 @@
+"""Checks run in this process on impl/ with a class swapped for a buggy one: what a check says about one bug."""
+
+from types import SimpleNamespace
+
+import pytest
+
+import impl
+from harness.compare import CheckFailure
+
+
+def namespace(**replaced):
+    """impl/ with some of its classes replaced by a buggy version."""
+    return SimpleNamespace(**{**{name: getattr(impl, name) for name in dir(impl) if not name.startswith("_")},
+                              **replaced})
+
+
+def failure(check, ns, case) -> str:
+    """The message of the failure `check(ns, case)` must raise."""
+    with pytest.raises(CheckFailure) as raised:
+        check(ns, case)
+    return str(raised.value)
