@@ -1,4 +1,4 @@
-"""The checks that matter for recurrent sequence layers (RNN, LSTM: `LayerSpec.sequence`), where hand-written
+"""The checks that matter for recurrent sequence layers (RNN, LSTM: `LayerSpec.recurrent`), where hand-written
 backward passes go wrong most: the gradient through time, into the initial state, and on long saturating sequences.
 
 The generic checks (harness/checks/layer.py) already compare every gradient with torch on drawn sequences; these
