@@ -75,28 +75,29 @@ def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray]
                      recheck=None if impl is None else _on_larger_batch(impl, case, ("parameter", name)))
 
 
-def _assert_outputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase, tolerance: Tolerance,
-                    *, where: str = "", impl: Any = None, built: Built | None = None, **kwargs: Any) -> None:
-    """Every output against torch's; `impl`, when given: hint factors told apart on a larger batch; `built`: the
-    spec's confusions named where one fits."""
+Mistakes = Callable[[int], dict[str, np.ndarray]]  # output or input k -> what known mistakes would give, by hint
+
+
+def assert_outputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase, tolerance: Tolerance,
+                    *, where: str = "", impl: Any = None, mistakes: Mistakes | None = None, **kwargs: Any) -> None:
+    """Every output against torch's; `impl`, when given: hint factors told apart on a larger batch; `mistakes`:
+    named where one fits."""
     for k, (out, want) in enumerate(zip(got, expected.outputs)):
         assert_close(f"{_output_label(case, k)}{where}", out, want, tolerance, factors=case.factors,
                      recheck=None if impl is None else _on_larger_batch(impl, case, ("output", k)),
-                     mistakes=None if built is None else lambda k=k: _confusions(built, case, lambda r: r.outputs[k]),
-                     **kwargs)
+                     mistakes=None if mistakes is None else lambda k=k: mistakes(k), **kwargs)
 
 
-def _assert_grad_inputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase,
-                        *, where: str = "", impl: Any = None, built: Built | None = None, **kwargs: Any) -> None:
+def assert_grad_inputs(got: tuple[Any, ...], expected: reference.TwinResult, case: LayerCase,
+                        *, where: str = "", impl: Any = None, mistakes: Mistakes | None = None, **kwargs: Any) -> None:
     """The gradient of every input against torch's. Integer inputs (indices: Embedding) have none: what backward
     returns for them is not compared (the contract says None), their parameter gradients are; nor is it for an input
-    the course holds at zero (`LayerSpec.zero_inputs`). `impl` and `built` as for `_assert_outputs`."""
+    the course holds at zero (`LayerSpec.zero_inputs`). `impl` and `mistakes` as for `assert_outputs`."""
     for k, (grad, want, name) in enumerate(zip(got, expected.grad_inputs, case.spec.input_names)):
         if want is not None and case.spec.graded_gradient(name):
             assert_close(f"grad of {name}{where}", grad, want, case.spec.tolerance, factors=case.factors,
                          recheck=None if impl is None else _on_larger_batch(impl, case, ("input", k)),
-                         mistakes=None if built is None else
-                         lambda k=k: _confusions(built, case, lambda r: r.grad_inputs[k]), **kwargs)
+                         mistakes=None if mistakes is None else lambda k=k: mistakes(k), **kwargs)
 
 
 def _confusions(built: Built, case: LayerCase, pick: Callable[[reference.TwinResult], np.ndarray]
@@ -170,7 +171,8 @@ def forward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     out = forward(built, case, _copies(case.inputs))
-    _assert_outputs(out, expected, case, case.spec.tolerance, impl=impl, built=built)
+    assert_outputs(out, expected, case, case.spec.tolerance, impl=impl,
+                    mistakes=lambda k: _confusions(built, case, lambda r: r.outputs[k]))
     for name in built.buffers:
         assert_close(f"{name} after forward", getattr(built.layer, name), expected.buffers[name], case.spec.tolerance)
 
@@ -181,7 +183,8 @@ def backward_matches_torch(impl: Any, case: LayerCase) -> None:
     inputs = _copies(case.inputs)
     forward(built, case, inputs)
     grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
-    _assert_grad_inputs(grad_inputs, expected, case, impl=impl, built=built)
+    assert_grad_inputs(grad_inputs, expected, case, impl=impl,
+                        mistakes=lambda k: _confusions(built, case, lambda r: r.grad_inputs[k]))
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance, impl=impl)
 
 
@@ -269,8 +272,8 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     right_once = all(np.allclose(g, expected.grad_parameters[name], case.spec.tolerance.rtol, case.spec.tolerance.atol)
                      for g, name in zip(once, built.names))
     second = backward(built, case, inputs, _copies(expected.grad_outputs))
-    _assert_grad_inputs(first, expected, case, where=" from the first backward")
-    _assert_grad_inputs(second, expected, case, where=" from a second backward after the same forward")
+    assert_grad_inputs(first, expected, case, where=" from the first backward")
+    assert_grad_inputs(second, expected, case, where=" from a second backward after the same forward")
     doubled = {name: 2 * g for name, g in expected.grad_parameters.items()}
     _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)",
                   scale=2.0, overwritten=right_once)
@@ -356,7 +359,7 @@ def no_stale_cache(impl: Any, case: LayerCase) -> None:
     forward(built, case, case.mapped(_other_values).inputs)
     forward(built, case, inputs)
     grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
-    _assert_grad_inputs(grad_inputs, expected, case, where=" after two forward calls")
+    assert_grad_inputs(grad_inputs, expected, case, where=" after two forward calls")
     _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance,
                   label="grad of {} after two forward calls")
 
@@ -374,9 +377,9 @@ def batch_size_changes_between_passes(impl: Any, case: LayerCase) -> None:
         where = f" in pass {number} of 3 ({sizes})"
         call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
         inputs = _copies(this.inputs)
-        _assert_outputs(forward(built, this, inputs), expected, this, case.spec.tolerance, where=where)
+        assert_outputs(forward(built, this, inputs), expected, this, case.spec.tolerance, where=where)
         grad_inputs = backward(built, this, inputs, _copies(expected.grad_outputs))
-        _assert_grad_inputs(grad_inputs, expected, this, where=where)
+        assert_grad_inputs(grad_inputs, expected, this, where=where)
         _assert_grads(built, this, expected.grad_parameters, case.spec.tolerance, label=f"grad of {{}}{where}")
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import reference
 from harness import strategies as s
 from harness.cases import LayerCase, build, layer_cases
-from harness.checks.layer import backward, forward, grads
+from harness.checks.layer import assert_grad_inputs, assert_outputs, backward, forward, grads
 from harness.compare import assert_close
 from harness.registry import LayerSpec
 
@@ -58,13 +58,11 @@ def _matches_torch(impl: Any, case: LayerCase, steps: slice, where: str,
     expected = reference.run_layer(built.twin, built.values, case.inputs, _at_steps(case, steps),
                                    training=case.mode == "train", buffers=built.buffers)
     inputs = tuple(a.copy() for a in case.inputs)
-    for out, want in zip(forward(built, case, inputs), expected.outputs):
-        assert_close(f"output{where}", out, want, case.spec.tolerance)
+    assert_outputs(forward(built, case, inputs), expected, case, case.spec.tolerance, where=where)
     got = backward(built, case, inputs, tuple(g.copy() for g in expected.grad_outputs))
-    for grad, want, name in zip(got, expected.grad_inputs, case.spec.input_names):
-        if case.spec.graded_gradient(name):
-            assert_close(f"grad of {name}{where}", grad, want, case.spec.tolerance,
-                         mistakes=None if mistakes is None else lambda name=name, want=want: mistakes(name, want))
+    assert_grad_inputs(got, expected, case, where=where, mistakes=None if mistakes is None else
+                        lambda k: mistakes(case.spec.input_names[k], expected.grad_inputs[k]))
+    # Not _assert_grads: its hints are made with the full upstream gradient, this check's is masked.
     for grad, name in zip(grads(built, case), built.names):
         assert_close(f"grad of {name}{where}", grad, expected.grad_parameters[name], case.spec.tolerance,
                      dtype=grad.dtype if grad.dtype.kind == "f" else np.float64)
