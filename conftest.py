@@ -7,4 +7,5 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-pytest_plugins = ["harness.entry", "harness.plugin", "harness.report"]  # entry: also an installed entry point
+# entry: also an installed entry point
+pytest_plugins = ["nn_harness.run.entry", "nn_harness.run.plugin", "nn_harness.run.verdicts"]

@@ -31,7 +31,7 @@ def make_class(folder: Path, count: int) -> None:
 
 def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "harness", "grade-all", str(submissions), "--out", str(out),
+    subprocess.run([sys.executable, "-m", "nn_harness", "grade-all", str(submissions), "--out", str(out),
                     "--jobs", str(jobs), "--", "--api", "auto", *extra], check=False, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return time.perf_counter() - start

@@ -2,8 +2,8 @@
 
     python bench/end_to_end.py [--mnist-dir DIR] [--models mlp,cnn] [--epochs N] [--seed S] [--plot curves.png]
 
-Both frameworks get the same initial parameters (harness.sandbox.training.init_parameters with the same seed), the same
-batches in the same order and the recipe's hyperparameters (harness.training.RECIPES). PyTorch runs as plain
+Both frameworks get the same initial parameters (nn_harness.sandbox.training.init_parameters with the same seed), the same
+batches in the same order and the recipe's hyperparameters (nn_harness.training.recipes.RECIPES). PyTorch runs as plain
 torch.nn + torch.optim.SGD in float32. Prints test accuracy, wall time, time per epoch and the impl/torch ratio.
 Run from the repository root (the root is put on sys.path so `impl` and `harness` import).
 """
@@ -24,8 +24,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from harness.data import load_mnist  # noqa: E402
-from harness.sandbox.training import (  # noqa: E402 - the loop the sandbox runs, here in-process beside torch
+from nn_harness.sandbox.training import (  # noqa: E402 - the loop the sandbox runs, here in-process beside torch
     MODEL_BUILDERS,
     MODEL_LABELS,
     TrainResult,
@@ -34,7 +33,8 @@ from harness.sandbox.training import (  # noqa: E402 - the loop the sandbox runs
     make_optimizer,
     train,
 )
-from harness.training import plot_curves, recipe_for  # noqa: E402
+from nn_harness.training.data import load_mnist  # noqa: E402
+from nn_harness.training.recipes import plot_curves, recipe_for  # noqa: E402
 
 
 def train_torch(model_name: str, data, recipe, *, seed: int, progress: bool) -> TrainResult:
@@ -45,7 +45,7 @@ def train_torch(model_name: str, data, recipe, *, seed: int, progress: bool) -> 
     loss_fn = torch.nn.CrossEntropyLoss()
     x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     x_test, y_test = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
-    rng = np.random.default_rng(seed)  # same stream as harness.sandbox.training.train
+    rng = np.random.default_rng(seed)  # same stream as nn_harness.sandbox.training.train
     res = TrainResult(name=f"{model_name} torch", epochs=recipe.epochs, batch_size=recipe.batch_size)
     idx = np.arange(len(y_train))
     t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 a revision before it (the submission imported in the pytest workers), in one run of this script.
 
 Each round grades impl/ once in each checkout, alternating which goes first, with the same command:
-`python -m harness --impl impl --grade-json FILE -p no:cacheprovider [extra]`; the baseline checkout is a git
+`python -m nn_harness --impl impl --grade-json FILE -p no:cacheprovider [extra]`; the baseline checkout is a git
 worktree of --baseline made for the run and removed after. Prints every run, the medians and their ratio.
 """
 
@@ -25,7 +25,7 @@ def grade(checkout: Path, extra: list[str]) -> tuple[float, str]:
     """(wall seconds, score) of one grading run of impl/ in `checkout`."""
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "results.json"
-        command = [sys.executable, "-m", "harness", "--impl", "impl", "--grade-json", str(results),
+        command = [sys.executable, "-m", "nn_harness", "--impl", "impl", "--grade-json", str(results),
                    "-p", "no:cacheprovider", *extra]
         start = time.perf_counter()
         done = subprocess.run(command, cwd=checkout, capture_output=True, text=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.isolation import Submission
-from harness.registry import LayerSpec
+from nn_harness.cases.registry import LayerSpec
+from nn_harness.run.session_sandbox import Submission
 
 
 @pytest.fixture

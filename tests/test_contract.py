@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.cases import any_mode_cases
-from harness.checks import layer as checks
-from harness.registry import LAYERS, SPECS
+from nn_harness.cases.layer_case import any_mode_cases
+from nn_harness.cases.registry import LAYERS, SPECS
+from nn_harness.checks import layer as checks
 
 # indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test
 layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name, indirect=True)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.checks import loss as checks
-from harness.checks.loss import criterion_cases
-from harness.registry import CRITERIA, SPECS
+from nn_harness.cases.registry import CRITERIA, SPECS
+from nn_harness.checks import loss as checks
+from nn_harness.checks.loss import criterion_cases
 
 criteria = pytest.mark.parametrize("spec", CRITERIA, ids=lambda spec: spec.name)
 classifiers = pytest.mark.parametrize("spec", [SPECS["CrossEntropyLoss"], SPECS["TemporalCrossEntropyLoss"]],

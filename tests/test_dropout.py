@@ -1,8 +1,8 @@
-"""Dropout in training mode, statistically (see harness/checks/dropout.py for the false-failure probability)."""
+"""Dropout in training mode, statistically (see nn_harness/checks/dropout.py for the false-failure probability)."""
 
 import pytest
 
-from harness.checks import dropout as checks
+from nn_harness.checks import dropout as checks
 
 rates = pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 needs = ("Dropout",)

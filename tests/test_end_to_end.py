@@ -2,7 +2,7 @@
 
 Staged gates, each with its own verdict: a fresh model's loss is near ln(10); it can overfit 32 samples; then it
 reaches the target test accuracy (embedded 4,000/1,000 subset by default, full MNIST with --mnist-dir). The models
-are built and trained in the sandbox (harness/sandbox/training.py); the test labels stay here, where the
+are built and trained in the sandbox (nn_harness/sandbox/training.py); the test labels stay here, where the
 predictions are scored.
 """
 
@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import evidence, grading, training
-from harness.data import load_mnist
-from harness.plugin import option
-from harness.sandbox.student import CheckFailure, call
+from nn_harness.grading import points
+from nn_harness.report import evidence
+from nn_harness.run.options import option
+from nn_harness.run.verdicts import evidence_folder
+from nn_harness.sandbox.student import CheckFailure, call
+from nn_harness.training import recipes
+from nn_harness.training.data import load_mnist
 
 models = pytest.mark.parametrize("model", ["mlp", "cnn"])
 BUDGET_S = {"subset": 240.0, "full": 720.0}  # per training check; stopped early with a message when too slow
@@ -30,11 +33,11 @@ def mnist(pytestconfig):
 
 def trainer(implementation, model, profile):
     """The namespace the model is built from and the sandbox's training module (the models live there)."""
-    reason = grading.not_graded(profile, f"{model.upper()} end to end", "")
+    reason = points.not_graded(profile, f"{model.upper()} end to end", "")
     if reason:
         pytest.skip(reason)
     try:
-        return implementation.require(training.MODEL_NEEDS[model]), implementation.service("training")
+        return implementation.require(recipes.MODEL_NEEDS[model]), implementation.service("training")
     except AssertionError as failure:
         message = f"{model.upper()} end to end\n{failure}"
     pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback in the report
@@ -42,7 +45,7 @@ def trainer(implementation, model, profile):
 
 def run(model, what, fn, *args, **kwargs):
     """fn(*args, **kwargs) in the sandbox; what the submission raises there fails the check, naming its line (and,
-    inside a layer, the layer, the call and the shapes: harness/sandbox/training.py)."""
+    inside a layer, the layer, the call and the shapes: nn_harness/sandbox/training.py)."""
     title = f"{model.upper()} end to end: {what}"
     try:
         return call(title, lambda: fn(*args, **kwargs))
@@ -67,7 +70,7 @@ def test_initial_loss_near_ln10(implementation, profile, mnist, model):
 @models
 def test_overfits_32_samples(implementation, profile, mnist, model):
     nn, remote = trainer(implementation, model, profile)
-    r = training.OVERFIT_RECIPE
+    r = recipes.OVERFIT_RECIPE
     verdict(run(model, "overfitting 32 samples", remote.overfit_gate, nn, model, 0, mnist.x_train[:r.n_samples],
                 mnist.y_train[:r.n_samples], r.lr, r.momentum, r.steps))
 
@@ -75,19 +78,19 @@ def test_overfits_32_samples(implementation, profile, mnist, model):
 @models
 def test_reaches_target_accuracy(implementation, profile, mnist, model, pytestconfig, record_property, request):
     nn, remote = trainer(implementation, model, profile)
-    recipe = training.recipe_for(model, mnist)
+    recipe = recipes.recipe_for(model, mnist)
     kind = "subset" if len(mnist.y_train) < 60000 else "full"
     sent = run(model, "training", remote.training_run, nn, model, 0, mnist.x_train, mnist.y_train, mnist.x_test,
                epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, momentum=recipe.momentum,
                train_seed=recipe.seed, time_budget_s=BUDGET_S[kind])
-    result = training.result_from(sent, mnist.y_test)
+    result = recipes.result_from(sent, mnist.y_test)
     record_property("test_accuracy", result.final_test_accuracy)
     record_property("wall_time_s", round(result.wall_time_s, 2))
     plots = option(pytestconfig, "plots")
     if plots:
         Path(plots).mkdir(parents=True, exist_ok=True)
-        training.plot_curves({result.name: result}, Path(plots) / f"{model}-{kind}.png")
-    evidence.keep_curves(request, {result.name: result}, f"{model}-{kind}")
+        recipes.plot_curves({result.name: result}, Path(plots) / f"{model}-{kind}.png")
+    evidence.keep_curves(evidence_folder(request.config), request.node, {result.name: result}, f"{model}-{kind}")
     print(f"{result.summary()} on {mnist.source}")
     if not (np.isfinite(result.final_test_accuracy) and result.final_test_accuracy >= recipe.target):
         pytest.fail(f"{result.name} reached test accuracy {result.final_test_accuracy:.4f} after {recipe.epochs} "

@@ -1,9 +1,9 @@
-"""Kinks and ties get their own tests that accept any valid subgradient (harness/checks/kinks.py)."""
+"""Kinks and ties get their own tests that accept any valid subgradient (nn_harness/checks/kinks.py)."""
 
 import pytest
 
-from harness.checks import kinks as checks
-from harness.registry import LAYERS, SPECS
+from nn_harness.cases.registry import LAYERS, SPECS
+from nn_harness.checks import kinks as checks
 
 
 @pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.kink_slopes], ids=lambda spec: spec.name)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.checks import layer as checks
-from harness.registry import LAYERS
+from nn_harness.cases.registry import LAYERS
+from nn_harness.checks import layer as checks
 
 # indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test
 layers = pytest.mark.parametrize("spec", LAYERS, ids=lambda spec: spec.name, indirect=True)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.checks import optim as checks
-from harness.checks.optim import optimizer_cases
-from harness.registry import OPTIMIZERS
+from nn_harness.cases.registry import OPTIMIZERS
+from nn_harness.checks import optim as checks
+from nn_harness.checks.optim import optimizer_cases
 
 optimizers = pytest.mark.parametrize("spec", OPTIMIZERS, ids=lambda spec: spec.name)
 

@@ -1,9 +1,9 @@
-"""Recurrent sequence layers: the gradient through time, path by path (harness/checks/recurrent.py)."""
+"""Recurrent sequence layers: the gradient through time, path by path (nn_harness/checks/recurrent.py)."""
 
 import pytest
 
-from harness.checks import recurrent as checks
-from harness.registry import LAYERS
+from nn_harness.cases.registry import LAYERS
+from nn_harness.checks import recurrent as checks
 
 # indirect: the `spec` fixture (tests/conftest.py) binds each spec to the implementation under test
 sequences = pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.recurrent], ids=lambda spec: spec.name,

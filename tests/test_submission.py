@@ -2,17 +2,17 @@
 
 import pytest
 
-from harness import provenance
-from harness.grading import public
-from harness.options import given
-from harness.plugin import option
+from nn_harness.grading.points import public
+from nn_harness.report import provenance
+from nn_harness.run.options import given
+from nn_harness.run.plugin import option
 
 pytestmark = pytest.mark.graded("Submission")
 
 
 def test_uses_numpy_only(pytestconfig, implementation):
     """Its source imports no framework (a static scan of every file it loaded, and of its own folder), and no
-    sandbox that ran it mapped one (harness/isolation.py fails this check in the controller when one did)."""
+    sandbox that ran it mapped one (nn_harness/run/session_sandbox.py fails this check in the controller when one did)."""
     try:
         implementation.require(())
     except AssertionError as failure:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 import impl
-from harness.compare import CheckFailure
+from nn_harness.checks.compare import CheckFailure
 
 
 def namespace(**replaced):

@@ -1,4 +1,4 @@
-"""The --api adapters (harness/sandbox/adapters): detection, exact conversions, live arrays, unexpressed layers, and one
+"""The --api adapters (nn_harness/sandbox/adapters): detection, exact conversions, live arrays, unexpressed layers, and one
 run of the suite per example submission in examples/."""
 
 import dataclasses
@@ -14,17 +14,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import grading
-from harness import strategies as s
-from harness.cases import layer_cases
-from harness.checks import kinks as kink_checks
-from harness.checks import layer as checks
-from harness.compare import CheckFailure
-from harness.narrowing import narrowed
-from harness.registry import SPECS
-from harness.sandbox import adapters
-from harness.sandbox.adapters.base import Namespace
-from harness.sandbox.loading import load_implementation
+from nn_harness.cases import strategies as s
+from nn_harness.cases.layer_case import layer_cases
+from nn_harness.cases.narrowing import narrowed
+from nn_harness.cases.registry import SPECS
+from nn_harness.checks import kinks as kink_checks
+from nn_harness.checks import layer as checks
+from nn_harness.checks.compare import CheckFailure
+from nn_harness.grading import points
+from nn_harness.sandbox import adapters
+from nn_harness.sandbox.adapters.base import Namespace
+from nn_harness.sandbox.loading import load_implementation
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCH7 = str(ROOT / "examples" / "torch7_correct")
@@ -84,11 +84,11 @@ def test_style_lacking_a_layer_does_not_grade_it(cs):
     impl = adapters.adapt(load_implementation(CS231N), "cs231n")
     assert not hasattr(cs, "LeakyReLU") and not hasattr(cs, "Sequential")
     profile = adapters.profile_for("cs231n")
-    assert grading.not_graded(profile, "LeakyReLU", "forward matches torch") == \
+    assert points.not_graded(profile, "LeakyReLU", "forward matches torch") == \
         "not expressible in cs231n style: cs231n has no such layer function"
-    assert grading.not_graded(profile, "MLP end to end", "reaches target accuracy").endswith(
+    assert points.not_graded(profile, "MLP end to end", "reaches target accuracy").endswith(
         "(the MLP end to end model needs Sequential)")
-    assert grading.not_graded(profile, "Linear", "forward matches torch") is None
+    assert points.not_graded(profile, "Linear", "forward matches torch") is None
     assert impl.require(("Linear", "ReLU")) is impl.module
 
 

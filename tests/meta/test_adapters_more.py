@@ -13,15 +13,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.cases import layer_cases
-from harness.checks import kinks as kink_checks
-from harness.checks import layer as checks
-from harness.compare import CheckFailure
-from harness.registry import SPECS
-from harness.sandbox import adapters
-from harness.sandbox.adapters import cached_backward, update_only
-from harness.sandbox.helpers import ParameterHolder
-from harness.sandbox.loading import load_implementation
+from nn_harness.cases.layer_case import layer_cases
+from nn_harness.cases.registry import SPECS
+from nn_harness.checks import kinks as kink_checks
+from nn_harness.checks import layer as checks
+from nn_harness.checks.compare import CheckFailure
+from nn_harness.sandbox import adapters
+from nn_harness.sandbox.adapters import cached_backward, update_only
+from nn_harness.sandbox.helpers import ParameterHolder
+from nn_harness.sandbox.loading import load_implementation
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

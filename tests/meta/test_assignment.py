@@ -1,7 +1,7 @@
-"""The assignment file (harness/assignment.py) and what students see of a grading run (results.json, exit codes).
+"""The assignment file (nn_harness/grading/assignment.py) and what students see of a grading run (results.json, exit codes).
 
 Fast: loading and validation (every error names the file and the key), the options' precedence, visibility, the
-report's order, the exit codes. Slow (`-m slow`): `python -m harness` in a subprocess, as Gradescope runs it.
+report's order, the exit codes. Slow (`-m slow`): `python -m nn_harness` in a subprocess, as Gradescope runs it.
 """
 
 import json
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import __main__ as cli
-from harness import assignment, grading
-from harness.grading import Check, Weights
-from harness.options import given, option
+from nn_harness.grading import assignment, points
+from nn_harness.grading.points import Check, Weights
+from nn_harness.run import cli
+from nn_harness.run.options import OPTIONS, given, option, weights_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def write(tmp_path: Path, text: str, name: str = "hw2.toml") -> Path:
 
 
 class FakeConfig:
-    """What harness.options and harness.assignment read of a pytest.Config: flags and the stash."""
+    """What nn_harness.run.options and nn_harness.grading.assignment read of a pytest.Config: flags and the stash."""
 
     def __init__(self, **flags: str) -> None:
         self.flags, self.stash = flags, pytest.Stash()
@@ -76,7 +76,7 @@ def no_environment(monkeypatch):
 # ---------------------------------------------------------------------------------------------------- loading
 
 def test_the_documented_example_loads(tmp_path):
-    found = assignment.load(write(tmp_path, FULL))
+    found = assignment.load(write(tmp_path, FULL), OPTIONS)
     assert found.name == "HW2: backprop by hand"
     assert found.layers == ("Linear", "ReLU", "Softmax", "MSELoss", "MLP end to end")
     assert found.options["api"] == "practical_dl" and found.options["check_timeout"] == "60"
@@ -92,15 +92,15 @@ def test_the_documented_example_loads(tmp_path):
 
 
 def test_a_minimal_file_grades_everything_with_the_default_weights(tmp_path):
-    found = assignment.load(write(tmp_path, "[assignment]\n"))
+    found = assignment.load(write(tmp_path, "[assignment]\n"), OPTIONS)
     assert found.name == "hw2" and found.layers is None and found.weights is None and found.visibility == {}
     assert found.graded("BatchNorm1d") and "all layers graded" in found.header()
 
 
 def test_layer_overrides_without_points_keep_the_default_points(tmp_path):
-    found = assignment.load(write(tmp_path, "[layers.Conv2d]\nforward = 7\n"))
+    found = assignment.load(write(tmp_path, "[layers.Conv2d]\nforward = 7\n"), OPTIONS)
     assert found.weights.of("Conv2d", "forward") == 7
-    assert found.weights.of("Linear", "forward") == grading.load_weights(None).of("Linear", "forward")
+    assert found.weights.of("Linear", "forward") == points.load_weights(None).of("Linear", "forward")
 
 
 BAD = [  # (file text, the key the error must name)
@@ -136,7 +136,7 @@ BAD = [  # (file text, the key the error must name)
 def test_an_invalid_file_is_a_usage_error_naming_the_file_and_the_key(tmp_path, text, key):
     path = write(tmp_path, text)
     with pytest.raises(pytest.UsageError) as error:
-        assignment.load(path)
+        assignment.load(path, OPTIONS)
     message = str(error.value)
     assert message.startswith("--assignment / NN_ASSIGNMENT: ") and str(path) in message, message
     assert key in message, message
@@ -144,16 +144,16 @@ def test_an_invalid_file_is_a_usage_error_naming_the_file_and_the_key(tmp_path, 
 
 def test_unreadable_or_not_toml(tmp_path):
     with pytest.raises(pytest.UsageError, match="cannot read .*missing.toml"):
-        assignment.load(tmp_path / "missing.toml")
+        assignment.load(tmp_path / "missing.toml", OPTIONS)
     with pytest.raises(pytest.UsageError, match="not valid TOML"):
-        assignment.load(write(tmp_path, "[assignment\n"))
+        assignment.load(write(tmp_path, "[assignment\n"), OPTIONS)
 
 
 def test_weights_files_reject_unknown_layers_too(tmp_path):
-    """The weights loader and the assignment share one validation (grading.weights_from)."""
-    text = grading.DEFAULT_WEIGHTS.read_text() + "\n[layers.Conv2D]\nforward = 4\n"
+    """The weights loader and the assignment share one validation (points.weights_from)."""
+    text = points.DEFAULT_WEIGHTS.read_text() + "\n[layers.Conv2D]\nforward = 4\n"
     with pytest.raises(pytest.UsageError, match=r"--weights / NN_WEIGHTS: .*w.toml: \[layers.Conv2D\]"):
-        grading.load_weights(write(tmp_path, text, "w.toml"))
+        points.load_weights(write(tmp_path, text, "w.toml"))
 
 
 # ---------------------------------------------------------------------------------------------------- precedence
@@ -175,15 +175,15 @@ def test_flag_then_environment_then_file_then_default(tmp_path, monkeypatch):
 
 def test_explicit_weights_win_over_the_assignment_points(tmp_path, monkeypatch):
     path = write(tmp_path, "[layers.Linear]\nforward = 9\n")
-    assert assignment.weights(FakeConfig(assignment=str(path))).of("Linear", "forward") == 9
-    assert assignment.weights(FakeConfig()).of("Linear", "forward") == 2, "no assignment: harness/weights.toml"
-    mine = write(tmp_path, grading.DEFAULT_WEIGHTS.read_text().replace("forward = 2", "forward = 6"), "w.toml")
-    assert assignment.weights(FakeConfig(assignment=str(path), weights=str(mine))).of("Linear", "forward") == 6
+    assert weights_of(FakeConfig(assignment=str(path))).of("Linear", "forward") == 9
+    assert weights_of(FakeConfig()).of("Linear", "forward") == 2, "no assignment: nn_harness/grading/weights.toml"
+    mine = write(tmp_path, points.DEFAULT_WEIGHTS.read_text().replace("forward = 2", "forward = 6"), "w.toml")
+    assert weights_of(FakeConfig(assignment=str(path), weights=str(mine))).of("Linear", "forward") == 6
     monkeypatch.setenv("NN_WEIGHTS", str(mine))
-    assert assignment.weights(FakeConfig(assignment=str(path))).of("Linear", "forward") == 6
+    assert weights_of(FakeConfig(assignment=str(path))).of("Linear", "forward") == 6
     monkeypatch.delenv("NN_WEIGHTS")
     named = write(tmp_path, "[assignment]\nweights = 'w.toml'\n", "named.toml")
-    assert assignment.weights(FakeConfig(assignment=str(named))).of("Linear", "forward") == 6, "relative to the file"
+    assert weights_of(FakeConfig(assignment=str(named))).of("Linear", "forward") == 6, "relative to the file"
 
 
 # ---------------------------------------------------------------------------------------------------- results.json
@@ -195,33 +195,33 @@ def check(layer: str, name: str, kind: str, outcome: str | None = "passed") -> C
 
 def test_visibility_layer_over_kind_over_default_and_zero_points_hidden():
     table = {"default": "after_due_date", "backward": "after_published", "Conv2d": "hidden"}
-    assert grading.visibility_of(check("Conv2d", "backward matches torch", "backward"), 2, table) == "hidden"
-    assert grading.visibility_of(check("Linear", "backward matches torch", "backward"), 2, table) == "after_published"
-    assert grading.visibility_of(check("Linear", "forward matches torch", "forward"), 2, table) == "after_due_date"
-    assert grading.visibility_of(check("Linear", "forward matches torch", "forward"), 2, {}) == "visible"
-    assert grading.visibility_of(check("Linear", "forward matches torch", "forward"), 0, {"Linear": "visible"}) == "hidden"
+    assert points.visibility_of(check("Conv2d", "backward matches torch", "backward"), 2, table) == "hidden"
+    assert points.visibility_of(check("Linear", "backward matches torch", "backward"), 2, table) == "after_published"
+    assert points.visibility_of(check("Linear", "forward matches torch", "forward"), 2, table) == "after_due_date"
+    assert points.visibility_of(check("Linear", "forward matches torch", "forward"), 2, {}) == "visible"
+    assert points.visibility_of(check("Linear", "forward matches torch", "forward"), 0, {"Linear": "visible"}) == "hidden"
 
 
 def test_results_json_carries_visibility_and_the_assignment():
-    weights = Weights("w", {kind: 1.0 for kind in grading.KINDS} | {"statistical": 0.0})
+    weights = Weights("w", {kind: 1.0 for kind in points.KINDS} | {"statistical": 0.0})
     checks = [check("Linear", "forward matches torch", "forward"), check("Dropout", "dropout", "statistical", "failed")]
-    data = grading.results_json(checks, weights, summary=[], elapsed=1, not_run_reason="", import_error=None,
+    data = points.results_json(checks, weights, summary=[], elapsed=1, not_run_reason="", import_error=None,
                                 visibility={"default": "after_published", "Linear": "visible"}, assignment="HW2")
     shown = {t["name"]: t["visibility"] for t in data["tests"]}
     assert shown == {"Linear: forward matches torch": "visible", "Dropout: dropout": "hidden"}
     assert data["visibility"] == "after_published" and data["extra_data"]["assignment"] == "HW2"
-    plain = grading.results_json(checks, weights, summary=[], elapsed=1, not_run_reason="", import_error=None)
+    plain = points.results_json(checks, weights, summary=[], elapsed=1, not_run_reason="", import_error=None)
     assert "assignment" not in plain["extra_data"] and plain["visibility"] == "visible"
 
 
 def test_the_order_of_the_report_does_not_depend_on_completion_order():
     checks = [check(layer, name, "contract") for layer in ("Submission", "MLP end to end", "Conv2d", "Linear")
               for name in ("zero grad zeroes buffers", "backward matches torch", "forward matches torch")]
-    weights = grading.load_weights(None)
+    weights = points.load_weights(None)
     orders = set()
     for seed in range(5):
         random.Random(seed).shuffle(checks)
-        data = grading.results_json(checks, weights, summary=[], elapsed=0, not_run_reason="", import_error=None)
+        data = points.results_json(checks, weights, summary=[], elapsed=0, not_run_reason="", import_error=None)
         orders.add(tuple(t["name"] for t in data["tests"]))
     assert len(orders) == 1
     names = next(iter(orders))
@@ -233,11 +233,11 @@ def test_the_submission_is_named_as_the_student_named_it(tmp_path):
     folder = tmp_path / "alice"
     folder.mkdir()
     (folder / "layers.py").write_text("")
-    assert grading.shown_name(str(folder / "layers.py")) == "layers.py"
-    assert grading.shown_name(str(folder)) == "alice"
-    assert grading.shown_name("some.module") == "some.module"
+    assert points.shown_name(str(folder / "layers.py")) == "layers.py"
+    assert points.shown_name(str(folder)) == "alice"
+    assert points.shown_name("some.module") == "some.module"
     text = f"{folder / 'layers.py'}:2: imports torch (PyTorch)"
-    assert grading.public(text, str(folder / "layers.py")) == "layers.py:2: imports torch (PyTorch)"
+    assert points.public(text, str(folder / "layers.py")) == "layers.py:2: imports torch (PyTorch)"
 
 
 # ---------------------------------------------------------------------------------------------------- exit codes
@@ -259,7 +259,7 @@ def test_an_unknown_code_is_an_internal_error(capsys):
 
 def grade(impl: Path | str, out: Path, *extra: str, workers: str = "0", select: str = "Linear or ReLU or graded",
           cwd: Path = ROOT) -> tuple[subprocess.CompletedProcess, dict | None]:
-    command = [sys.executable, "-m", "harness", "--impl", str(impl), "-n", workers, "-m", select,
+    command = [sys.executable, "-m", "nn_harness", "--impl", str(impl), "-n", workers, "-m", select,
                "--grade-json", str(out), "--profile", "dev", "-p", "no:cacheprovider", *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NN_")}
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
@@ -344,7 +344,7 @@ def test_grade_all_passes_the_assignment_on(tmp_path):
     subs.mkdir()
     shutil.copy(ROOT / "examples" / "native_buggy" / "layers.py", subs / "alice.py")
     write(tmp_path, "[assignment]\nname = 'HW1'\nlayers = ['ReLU']\nprofile = 'dev'\n", "A.toml")
-    result = subprocess.run([sys.executable, "-m", "harness", "grade-all", "subs", "--out", "out", "--jobs", "1", "--",
+    result = subprocess.run([sys.executable, "-m", "nn_harness", "grade-all", "subs", "--out", "out", "--jobs", "1", "--",
                              "--assignment", "A.toml", "-m", "Linear or ReLU or graded"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=600,
                             env={k: v for k, v in os.environ.items() if not k.startswith("NN_")})

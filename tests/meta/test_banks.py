@@ -56,6 +56,6 @@ def test_correct_variant_passes(variant, tmp_path):
 
 
 def test_bank_covers_every_layer():
-    from harness.registry import SPECS
+    from nn_harness.cases.registry import SPECS
 
     assert set(SPECS) - {m.layer for m in MUTANTS} == set()

@@ -1,4 +1,4 @@
-"""`nn-harness grade-all` and `nn-harness gradebook` (harness/batch.py, harness/gradebook.py).
+"""`nn-harness grade-all` and `nn-harness gradebook` (nn_harness/grading/grade_all.py, nn_harness/grading/gradebook.py).
 
 The fast tests build results folders from small synthetic results.json dicts whose names and outputs are copied
 from real runs; the slow ones grade a temporary class folder for real (`-m "Linear or ReLU" --profile dev`).
@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import batch, gradebook
-from harness.__main__ import main as cli
+from nn_harness.grading import grade_all, gradebook
+from nn_harness.run.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ROOT / "tests" / "meta" / "hostile"
@@ -211,7 +211,7 @@ def test_discover_each_kind_of_entry(tmp_path: Path) -> None:
                            "dave/layers.py": "import helpers\n", "dave/helpers.py": "import numpy\n",
                            "erin/nb.ipynb": "{}", "erin/.ipynb_checkpoints/nb.ipynb": "{}", "frank/pkg/__init__.py": "",
                            "notes.txt": "", ".git/config": "", "__pycache__/x.py": ""})
-    found = {s.name: (s.impl.relative_to(subs.resolve()).as_posix() if s.impl else s.problem) for s in batch.discover(subs)}
+    found = {s.name: (s.impl.relative_to(subs.resolve()).as_posix() if s.impl else s.problem) for s in grade_all.discover(subs)}
     assert found == {"alice": "alice.py", "bob": "bob.ipynb", "carol": "carol", "dave": "dave/layers.py",
                      "erin": "erin/nb.ipynb", "frank": "frank/pkg"}
 
@@ -223,13 +223,13 @@ def test_discover_each_kind_of_entry(tmp_path: Path) -> None:
     ({"README.md": ""}, "no .py file, .ipynb notebook or package folder in it")])
 def test_a_folder_without_one_main_module_says_why(tmp_path: Path, files: dict[str, str], problem: str) -> None:
     make(tmp_path / "subs" / "alice", files)
-    [submission] = batch.discover(tmp_path / "subs")
+    [submission] = grade_all.discover(tmp_path / "subs")
     assert submission.impl is None and submission.problem.startswith(problem)
 
 
 def test_a_file_and_a_folder_of_one_name_keep_their_full_names(tmp_path: Path) -> None:
     make(tmp_path, {"alice.py": "", "alice/layers.py": "", "bob.py": ""})
-    assert [s.name for s in batch.discover(tmp_path)] == ["alice", "alice.py", "bob"]
+    assert [s.name for s in grade_all.discover(tmp_path)] == ["alice", "alice.py", "bob"]
 
 
 # ---------------------------------------------------------------------------------------------------- sharding
@@ -237,18 +237,18 @@ def test_a_file_and_a_folder_of_one_name_keep_their_full_names(tmp_path: Path) -
 @pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0", "1/2/3"])
 def test_bad_shards_are_refused(text: str) -> None:
     with pytest.raises(Exception, match="--shard"):
-        batch.parse_shard(text)
+        grade_all.parse_shard(text)
 
 
 def test_shards_partition_the_class_and_keep_their_members_when_it_grows() -> None:
     names = [f"student{i:03d}" for i in range(200)]
-    subs = [batch.Submission(name, Path(name)) for name in names]
-    shards = [batch.in_shard(subs, (k, 4)) for k in range(1, 5)]
+    subs = [grade_all.Submission(name, Path(name)) for name in names]
+    shards = [grade_all.in_shard(subs, (k, 4)) for k in range(1, 5)]
     assert sorted(s.name for shard in shards for s in shard) == names
     assert all(30 <= len(shard) <= 70 for shard in shards)  # a hash: roughly even
-    grown = batch.in_shard([*subs, batch.Submission("late", Path("late"))], (1, 4))
+    grown = grade_all.in_shard([*subs, grade_all.Submission("late", Path("late"))], (1, 4))
     assert [s for s in grown if s.name != "late"] == shards[0]
-    assert batch.parse_shard("2/4") == (2, 4)
+    assert grade_all.parse_shard("2/4") == (2, 4)
 
 
 def test_grade_all_refuses_what_it_sets_itself(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -264,14 +264,14 @@ def test_grade_all_refuses_what_it_sets_itself(tmp_path: Path, capsys: pytest.Ca
 
 def test_only_a_finished_run_with_a_valid_report_is_graded(tmp_path: Path) -> None:
     report = tmp_path / "results.partial.json"
-    assert batch.verdict(None, report, 30) == "not graded: timed out after 30 s (the whole run was stopped; see log.txt)"
-    assert batch.verdict(1, report, 30) == "not graded: results.json missing (exit code 1); see log.txt"
+    assert grade_all.verdict(None, report, 30) == "not graded: timed out after 30 s (the whole run was stopped; see log.txt)"
+    assert grade_all.verdict(1, report, 30) == "not graded: results.json missing (exit code 1); see log.txt"
     report.write_text(json.dumps(BUGGY))
-    assert batch.verdict(1, report, 30) == "graded"
-    assert batch.verdict(2, report, 30) == "not graded: the harness ended with exit code 2 (interrupted); see log.txt"
-    assert batch.verdict(-9, report, 30).startswith("not graded: the harness was killed by signal SIGKILL")
+    assert grade_all.verdict(1, report, 30) == "graded"
+    assert grade_all.verdict(2, report, 30) == "not graded: the harness ended with exit code 2 (interrupted); see log.txt"
+    assert grade_all.verdict(-9, report, 30).startswith("not graded: the harness was killed by signal SIGKILL")
     report.write_text(json.dumps({"score": 1}))
-    assert batch.verdict(0, report, 30) == "not graded: results.json no numeric 'max_score' (exit code 0); see log.txt"
+    assert grade_all.verdict(0, report, 30) == "not graded: results.json no numeric 'max_score' (exit code 0); see log.txt"
 
 
 # ---------------------------------------------------------------------------------------------------- real runs
@@ -306,8 +306,8 @@ def make_class(root: Path) -> Path:
     return subs
 
 
-def grade_all(subs: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", "grade-all", str(subs), "--out", str(out), *options,
+def run_grade_all(subs: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nn_harness", "grade-all", str(subs), "--out", str(out), *options,
                            *HARNESS_ARGS], capture_output=True, text=True, cwd=ROOT, timeout=1200)
 
 
@@ -318,7 +318,7 @@ GRADED = ["broken", "correct", "hostile", "in_folder", "modules", "notebook", "p
 def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess]:
     root = tmp_path_factory.mktemp("class")
     subs = make_class(root)
-    run = grade_all(subs, root / "out", "--jobs", "2", "--submission-timeout", TIMEOUT)
+    run = run_grade_all(subs, root / "out", "--jobs", "2", "--submission-timeout", TIMEOUT)
     for name in ("gradebook.csv", "summary.md"):  # as the first run left them (the resume test changes the hang's row)
         shutil.copy(root / "out" / name, make(root / "first", {}) / name)
     return subs, root / "out", run
@@ -332,8 +332,8 @@ def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class)
     for name in GRADED:
         assert gradebook.load_results(out / name / "results.json") is not None, (out / name / "log.txt").read_text()
         assert "verdict per layer" in (out / name / "log.txt").read_text()
-        assert "Verdict per layer" in (out / name / batch.HTML).read_text()  # the visual report, beside it
-    assert '<img alt="expected, got and difference of grad of bias' in (out / "in_folder" / batch.HTML).read_text()
+        assert "Verdict per layer" in (out / name / grade_all.HTML).read_text()  # the visual report, beside it
+    assert '<img alt="expected, got and difference of grad of bias' in (out / "in_folder" / grade_all.HTML).read_text()
     assert not (out / "hang" / "results.json").exists() and not (out / "ambiguous" / "results.json").exists()
     rows = {row["name"]: row for row in read_csv(out / "gradebook.csv")}
     assert sorted(rows) == sorted([*GRADED, "ambiguous", "hang"])
@@ -367,7 +367,7 @@ def test_a_timed_out_submission_leaves_no_process_behind(graded_class) -> None:
 def test_a_second_run_skips_the_graded(graded_class) -> None:
     subs, out, _ = graded_class
     before = {name: (out / name / "results.json").stat().st_mtime_ns for name in GRADED}
-    run = grade_all(subs, out, "--jobs", "2", "--submission-timeout", "5")  # only the hang and ambiguous run again
+    run = run_grade_all(subs, out, "--jobs", "2", "--submission-timeout", "5")  # only the hang and ambiguous run again
     assert "7 already graded (skipped), 2 to grade" in run.stderr
     assert {name: (out / name / "results.json").stat().st_mtime_ns for name in GRADED} == before
     assert "timed out after 5 s" in (out / "gradebook.csv").read_text()
@@ -379,7 +379,7 @@ def test_force_grades_again(graded_class, tmp_path: Path) -> None:
     one = make(tmp_path / "one", {"correct.py": (subs / "correct.py").read_text()})
     shutil.copytree(out / "correct", tmp_path / "out" / "correct")
     before = (tmp_path / "out" / "correct" / "results.json").stat().st_mtime_ns
-    run = grade_all(one, tmp_path / "out", "--force")
+    run = run_grade_all(one, tmp_path / "out", "--force")
     assert "0 already graded (skipped), 1 to grade" in run.stderr
     assert (tmp_path / "out" / "correct" / "results.json").stat().st_mtime_ns != before
     assert read_csv(tmp_path / "out" / "gradebook.csv")[0]["score"] == "25"
@@ -389,7 +389,7 @@ def test_force_grades_again(graded_class, tmp_path: Path) -> None:
 def test_two_shards_merged_equal_the_unsharded_gradebook(graded_class, tmp_path: Path) -> None:
     subs, out, _ = graded_class
     shards = [tmp_path / "shard1", tmp_path / "shard2"]
-    runs = [subprocess.Popen([sys.executable, "-m", "harness", "grade-all", str(subs), "--out", str(shard),
+    runs = [subprocess.Popen([sys.executable, "-m", "nn_harness", "grade-all", str(subs), "--out", str(shard),
                               "--shard", f"{k}/2", "--jobs", "1", "--submission-timeout", TIMEOUT, *HARNESS_ARGS],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for k, shard in enumerate(shards, 1)]

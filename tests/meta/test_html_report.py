@@ -23,9 +23,12 @@ import numpy as np
 import pytest
 
 import nn_harness
-from harness import evidence, html_report, isolation
-from harness.compare import Mismatch, Tolerance, assert_close, take_mismatch
-from harness.sandbox.student import CheckFailure
+from nn_harness import notebook_check
+from nn_harness.cases.registry import Tolerance
+from nn_harness.checks.compare import Mismatch, assert_close, take_mismatch
+from nn_harness.report import evidence, html_page
+from nn_harness.run import verdicts
+from nn_harness.sandbox.student import CheckFailure
 
 ROOT = Path(__file__).resolve().parents[2]
 BUGGY = ROOT / "examples" / "native_buggy" / "layers.py"
@@ -90,25 +93,24 @@ def test_a_passing_comparison_keeps_nothing() -> None:
 # ------------------------------------------------------------------------------------------------ the journey
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(isolation.STATE_ENV, str(tmp_path))
-    (tmp_path / evidence.FOLDER).mkdir()
-    return tmp_path / evidence.FOLDER
+def state(tmp_path: Path) -> Path:
+    (tmp_path / verdicts.EVIDENCE).mkdir()
+    return tmp_path / verdicts.EVIDENCE
 
 
 def test_saved_arrays_are_read_back_as_data_only(state: Path) -> None:
     shown = evidence.piece(mismatch(np.eye(3), np.eye(3).T * 2))
     np.savez(state / ("a" * 20 + ".npz"), expected=shown.expected, got=shown.got, worst=np.array(shown.worst))
     meta = {"file": "a" * 20 + ".npz", "what": shown.what, "shown": shown.shown, "labels": shown.labels}
-    loaded = evidence.load_piece(json.dumps(meta))
+    loaded = evidence.load_piece(state, json.dumps(meta))
     assert loaded is not None and loaded.worst == shown.worst
     np.testing.assert_array_equal(loaded.got, shown.got)
     # A pickled object array is refused (allow_pickle=False), and so is any name this module did not write.
     np.savez(state / ("b" * 20 + ".npz"), expected=np.array([object()], dtype=object), got=shown.got, worst=np.zeros(3))
-    assert evidence.load_piece(json.dumps({**meta, "file": "b" * 20 + ".npz"})) is None
+    assert evidence.load_piece(state, json.dumps({**meta, "file": "b" * 20 + ".npz"})) is None
     for name in ("../" + "a" * 20 + ".npz", "/etc/passwd", "x.npz"):
-        assert evidence.load_piece(json.dumps({**meta, "file": name})) is None
-    assert evidence.load_piece("not json") is None
+        assert evidence.load_piece(state, json.dumps({**meta, "file": name})) is None
+    assert evidence.load_piece(state, "not json") is None
 
 
 # ------------------------------------------------------------------------------------------------ the page
@@ -126,10 +128,10 @@ def assert_self_contained(page: str) -> None:
 
 def test_the_page_shows_each_failure_with_its_pictures_and_loads_nothing() -> None:
     shown = evidence.piece(mismatch(np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(2, 3)[::-1]))
-    failure = html_report.Failure("Linear: backward matches torch", "grad of weight differs <&>", [shown])
-    page = html_report.page(title="nn-harness: 1 / 2 points", header=["implementation: layers.py"],
-                            table=[("Linear   0 / 1 passed", "failed"), ("TOTAL    0 / 1 passed", "total")],
-                            failures=[failure], curves=[("MLP end to end", b"\x89PNG\r\n\x1a\nfake")])
+    failure = html_page.Failure("Linear: backward matches torch", "grad of weight differs <&>", [shown])
+    page = html_page.page(title="nn-harness: 1 / 2 points", header=["implementation: layers.py"],
+                          table=[("Linear   0 / 1 passed", "failed"), ("TOTAL    0 / 1 passed", "total")],
+                          failures=[failure], curves=[("MLP end to end", b"\x89PNG\r\n\x1a\nfake")])
     assert "grad of weight differs &lt;&amp;&gt;" in page
     assert '<span class="failed">Linear   0 / 1 passed</span>' in page
     images = DATA_PNG.findall(page)
@@ -140,10 +142,10 @@ def test_the_page_shows_each_failure_with_its_pictures_and_loads_nothing() -> No
 
 def test_pictures_are_capped_per_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """A submission failing everything gets its messages, but only the first pictures (each takes a second)."""
-    monkeypatch.setattr(html_report, "MAX_PICTURES", 2)
+    monkeypatch.setattr(html_page, "MAX_PICTURES", 2)
     shown = evidence.piece(mismatch(np.zeros((1, 2)), np.ones((1, 2))))
-    failures = [html_report.Failure(f"Layer{i}: forward matches torch", f"message {i}", [shown]) for i in range(3)]
-    page = html_report.page(title="t", header=[], table=[], failures=failures, curves=[])
+    failures = [html_page.Failure(f"Layer{i}: forward matches torch", f"message {i}", [shown]) for i in range(3)]
+    page = html_page.page(title="t", header=[], table=[], failures=failures, curves=[])
     assert len(DATA_PNG.findall(page)) == 2
     assert "message 2" in page and "pictures are drawn for the first 2 mismatches" in page
 
@@ -160,7 +162,7 @@ def buggy_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, s
     writes the page): the page, results.json and the terminal output."""
     folder = tmp_path_factory.mktemp("html")
     page, grade = folder / "report.html", folder / "results.json"
-    run = subprocess.run([sys.executable, "-m", "harness", "--impl", str(BUGGY), "-m", "Linear or ReLU", "-n", "1",
+    run = subprocess.run([sys.executable, "-m", "nn_harness", "--impl", str(BUGGY), "-m", "Linear or ReLU", "-n", "1",
                           "--profile", "dev", "--html", str(page), "--grade-json", str(grade), "-p", "no:cacheprovider"],
                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert run.returncode == 1, run.stdout + run.stderr
@@ -220,18 +222,18 @@ def test_the_page_renders_in_a_headless_browser_without_console_errors(buggy_rep
 def test_check_takes_a_path_or_a_module_and_refuses_what_it_cannot_grade(tmp_path: Path) -> None:
     module = ModuleType("layers")
     module.__file__ = str(BUGGY)
-    assert nn_harness._target(module) == str(BUGGY) == nn_harness._target(BUGGY)
+    assert notebook_check._target(module) == str(BUGGY) == notebook_check._target(BUGGY)
     package = ModuleType("pkg")
     package.__file__ = str(ROOT / "impl" / "__init__.py")
-    assert nn_harness._target(package) == str(ROOT / "impl")
+    assert notebook_check._target(package) == str(ROOT / "impl")
     with pytest.raises(TypeError, match="pass the path of the .py file or notebook"):
-        nn_harness._target(ModuleType("__main__"))
+        notebook_check._target(ModuleType("__main__"))
     with pytest.raises(FileNotFoundError):
-        nn_harness._target(tmp_path / "missing.py")
-    assert nn_harness._marker(["Linear", "ReLU"]) == "Linear or ReLU" and nn_harness._marker("Conv2d") == "Conv2d"
+        notebook_check._target(tmp_path / "missing.py")
+    assert notebook_check._marker(["Linear", "ReLU"]) == "Linear or ReLU" and notebook_check._marker("Conv2d") == "Conv2d"
     for bad in ([], ["Linear or not ReLU"], [3]):
         with pytest.raises(ValueError, match="names as in the registry"):
-            nn_harness._marker(bad)
+            notebook_check._marker(bad)
 
 
 @pytest.mark.slow

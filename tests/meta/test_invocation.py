@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import suite
+from nn_harness.run import suite
 
 ROOT = Path(__file__).resolve().parents[2]
 BUGGY = ROOT / "examples" / "native_buggy"
@@ -67,7 +67,7 @@ def _outcome(result: subprocess.CompletedProcess) -> str:
 @pytest.mark.slow
 def test_nn_harness_from_the_students_folder(student):
     folder, env = student
-    result = _run([sys.executable, "-m", "harness", "--impl", "nb/layers.py", "-p", PLUGIN, "-n", "0", "-m", "Linear",
+    result = _run([sys.executable, "-m", "nn_harness", "--impl", "nb/layers.py", "-p", PLUGIN, "-n", "0", "-m", "Linear",
                    "-k", "gradients_accumulate"], folder, env)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()

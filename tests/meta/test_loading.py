@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from harness.compare import CheckFailure
-from harness.sandbox.loading import load_implementation
+from nn_harness.checks.compare import CheckFailure
+from nn_harness.sandbox.loading import load_implementation
 
 
 def write(path, text):

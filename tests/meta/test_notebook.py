@@ -1,4 +1,4 @@
-"""Notebook submissions (harness/notebook.py, harness/sandbox/cells.py): what is taken from a notebook, what is
+"""Notebook submissions (nn_harness/sandbox/notebook.py, nn_harness/sandbox/cells.py): what is taken from a notebook, what is
 skipped and named, and that the rest is graded. Notebooks are built with nbformat in tmp_path."""
 
 import ast
@@ -14,9 +14,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from harness import notebook, provenance
-from harness.boundary import Limits, Sandbox, _hello
-from harness.notebook import Skip
+from nn_harness.report import provenance
+from nn_harness.sandbox import notebook
+from nn_harness.sandbox.client import Limits, Sandbox, _hello
+from nn_harness.sandbox.notebook import Skip
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = (Path(__file__).parent / "hostile" / "_layers.py").read_text()
@@ -155,7 +156,7 @@ def test_modes_and_their_validation(tmp_path):
 
 
 def test_an_unknown_mode_is_a_usage_error(homework):
-    result = subprocess.run([sys.executable, "-m", "harness", "--impl", str(homework), "--notebook-cells", "most",
+    result = subprocess.run([sys.executable, "-m", "nn_harness", "--impl", str(homework), "--notebook-cells", "most",
                              "-n", "0", "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 4
     assert "--notebook-cells / NN_NOTEBOOK_CELLS: 'most' is not one of definitions, all" in result.stderr
@@ -226,7 +227,7 @@ def test_numpy_only_scans_what_is_taken_named_by_cell(tmp_path):
 
 def grade(impl: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     """The grader on `impl` in a subprocess, as an instructor runs it (as tests/meta/test_hostile.py does)."""
-    command = [sys.executable, "-m", "harness", "--impl", str(impl), "-m", "Linear or ReLU", "--grade-json", str(out),
+    command = [sys.executable, "-m", "nn_harness", "--impl", str(impl), "-m", "Linear or ReLU", "--grade-json", str(out),
                "-p", "no:cacheprovider", "--profile", "dev", "-n", "0", *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NN_")}
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)

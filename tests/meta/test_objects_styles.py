@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import grading
-from harness.sandbox import adapters
+from nn_harness.grading import points
+from nn_harness.sandbox import adapters
 
 pytestmark = pytest.mark.slow  # runs the suite in subprocesses: CI runs these with -m slow
 
@@ -55,7 +55,7 @@ def test_correct_example_passes_everything_its_profile_grades(style, tmp_path):
     problems = []
     for layer, cases in outcomes.items():
         for check, outcome, message in cases:
-            reason = grading.not_graded(profile, layer, check)
+            reason = points.not_graded(profile, layer, check)
             if reason is None and outcome != "passed":
                 problems.append(f"{layer}: {check}: {outcome}: {(message or '')[:800]}")
             if reason is not None and (outcome != "skipped" or reason not in (message or "")):

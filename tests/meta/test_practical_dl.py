@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.training import MODEL_NEEDS
+from nn_harness.training.recipes import MODEL_NEEDS
 from tests.meta.mutants import Mutant
 from tests.meta.practical_dl_class import ALSO_FAILS, BUGGY, CORRECT
 

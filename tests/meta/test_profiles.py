@@ -1,4 +1,4 @@
-"""Course profiles (harness/sandbox/adapters/profile.py): validation naming the key, inheritance, narrowing, rules in scope,
+"""Course profiles (nn_harness/sandbox/adapters/profile.py): validation naming the key, inheritance, narrowing, rules in scope,
 the docstring's dropout convention, errors attributed to the student's method, and the worked example of
 docs/adapters.md graded end to end with no harness change."""
 
@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from harness import grading
-from harness.cases import layer_cases
-from harness.compare import CheckFailure
-from harness.narrowing import narrowed
-from harness.registry import SPECS
-from harness.sandbox import adapters
-from harness.sandbox.adapters.base import flatten
-from harness.sandbox.adapters.profile import ProfileError, load, parse
-from harness.sandbox.student import add_into, call
+from nn_harness.cases.layer_case import layer_cases
+from nn_harness.cases.narrowing import narrowed
+from nn_harness.cases.registry import SPECS
+from nn_harness.checks.compare import CheckFailure
+from nn_harness.grading import points
+from nn_harness.sandbox import adapters
+from nn_harness.sandbox.adapters.base import flatten
+from nn_harness.sandbox.adapters.profile import ProfileError, load, parse
+from nn_harness.sandbox.student import add_into, call
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "adapters.md"
@@ -94,13 +94,13 @@ def test_every_shipped_profile_loads_and_binds():
 
 def test_rules_take_checks_out_of_scope():
     course = adapters.profile_for("practical_dl")
-    assert "overwrites parameter gradients" in grading.not_graded(course, "Linear", "gradients accumulate")
-    assert "float64 only" in grading.not_graded(course, "Linear", "float32 preserved")
-    assert "course-supplied" in grading.not_graded(course, "ReLU", "forward matches torch")
-    assert grading.not_graded(course, "Linear", "backward matches torch") is None
-    assert grading.not_graded(course, "MLP end to end", "reaches target accuracy") is None  # supplied ReLU is fine
+    assert "overwrites parameter gradients" in points.not_graded(course, "Linear", "gradients accumulate")
+    assert "float64 only" in points.not_graded(course, "Linear", "float32 preserved")
+    assert "course-supplied" in points.not_graded(course, "ReLU", "forward matches torch")
+    assert points.not_graded(course, "Linear", "backward matches torch") is None
+    assert points.not_graded(course, "MLP end to end", "reaches target accuracy") is None  # supplied ReLU is fine
     native = adapters.profile_for("native")
-    assert all(grading.not_graded(native, spec, "gradients accumulate") is None for spec in SPECS)
+    assert all(points.not_graded(native, spec, "gradients accumulate") is None for spec in SPECS)
 
 
 def test_narrowing_states_only_what_the_course_can():
@@ -212,7 +212,7 @@ def test_drop_probability_submission_is_graded_with_its_own_convention(tmp_path)
             dropout_param, mask = cache
             return dout * mask if dropout_param["mode"] == "train" else dout
     '''))
-    from harness.sandbox.loading import load_implementation
+    from nn_harness.sandbox.loading import load_implementation
 
     impl = load_implementation(str(path))
     layer = adapters.adapt(impl, "cs231n").module.Dropout(0.9)
@@ -329,7 +329,7 @@ def test_parse_keeps_what_the_data_says():
 def test_a_driver_registered_through_the_entry_point_group_works_like_a_shipped_one(tmp_path):
     """A third party's package (here: a dist-info folder on the path) registers a driver for course functions."""
     (tmp_path / "fndriver.py").write_text(textwrap.dedent('''
-        from harness.sandbox.adapters import Adapter, Layer
+        from nn_harness.sandbox.adapters import Adapter, Layer
 
         class Relu(Layer):
             def __init__(self, fn):
@@ -346,7 +346,7 @@ def test_a_driver_registered_through_the_entry_point_group_works_like_a_shipped_
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fndriver\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[nn_harness.drivers]\nfunctions = fndriver:Functions\n")
     profile = write(tmp_path, 'name = "fn"\ndriver = "functions"\n[names]\nReLU = "relu"\n')
-    script = (f"import sys, types, numpy as np; from harness.sandbox import adapters; "
+    script = (f"import sys, types, numpy as np; from nn_harness.sandbox import adapters; "
               f"p = adapters.profile_for({str(profile)!r}); m = types.ModuleType('course'); "
               f"m.relu = lambda x: np.maximum(x, 0); ns = adapters.adapter_for(p).namespace(m); "
               f"print(ns.ReLU().forward(np.array([-1.0, 2.0])).tolist())")

@@ -2,7 +2,7 @@
 
 import textwrap
 
-from harness.provenance import forbidden_imports
+from nn_harness.report.provenance import forbidden_imports
 
 
 def write(path, text):
@@ -18,10 +18,10 @@ def test_finds_direct_nested_and_from_imports(tmp_path):
         def softmax(x):
             from jax import numpy as jnp
             return jnp.exp(x)
-        from harness.compare import assert_close
+        from nn_harness.checks.compare import assert_close
         """)
     assert [(item.line, item.module) for item in forbidden_imports(str(path))] == [
-        (2, "torch.nn.functional"), (4, "jax"), (6, "harness.compare")]
+        (2, "torch.nn.functional"), (4, "jax"), (6, "nn_harness.checks.compare")]
     assert "alice.py:2: imports torch.nn.functional (PyTorch)" in str(forbidden_imports(str(path))[0])
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import impl
-from harness import repro
-from harness.cases import LayerCase
-from harness.checks import layer as layer_checks
-from harness.checks import recurrent as recurrent_checks
-from harness.registry import SPECS
+from nn_harness.cases.layer_case import LayerCase
+from nn_harness.cases.registry import SPECS
+from nn_harness.checks import layer as layer_checks
+from nn_harness.checks import recurrent as recurrent_checks
+from nn_harness.report import repro
 from tests.meta.in_process import failure, namespace
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import impl
 import reference
-from harness.cases import layer_cases
-from harness.registry import SPECS
+from nn_harness.cases.layer_case import layer_cases
+from nn_harness.cases.registry import SPECS
 from tests.meta.test_strategies import draws
 
 

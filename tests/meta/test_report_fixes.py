@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 
 import impl
-from harness import finite_diff as fd
-from harness.cases import LayerCase
-from harness.checks import layer as layer_checks
-from harness.checks import loss as loss_checks
-from harness.compare import CheckFailure, Tolerance, compare
-from harness.grading import Check
-from harness.registry import SPECS
-from harness.report import PENDING, Verdicts
-from harness.sandbox import training
+from nn_harness.cases.layer_case import LayerCase
+from nn_harness.cases.registry import SPECS, Tolerance
+from nn_harness.checks import finite_diff as fd
+from nn_harness.checks import layer as layer_checks
+from nn_harness.checks import loss as loss_checks
+from nn_harness.checks.compare import CheckFailure, compare
+from nn_harness.grading.points import Check
+from nn_harness.run.verdicts import PENDING, Verdicts
+from nn_harness.sandbox import training
 from tests.meta.in_process import failure, namespace
 
 ROOT = Path(__file__).resolve().parents[2]

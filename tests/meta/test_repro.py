@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import repro
-from harness.cases import LayerCase
-from harness.registry import SPECS
+from nn_harness.cases.layer_case import LayerCase
+from nn_harness.cases.registry import SPECS
+from nn_harness.report import repro
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = LayerCase(SPECS["Linear"], {"in_features": 3, "out_features": 2, "bias": True},

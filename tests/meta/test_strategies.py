@@ -5,10 +5,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import strategies as s
-from harness.cases import layer_cases
-from harness.plugin import PROFILES
-from harness.registry import SPECS
+from nn_harness.cases import strategies as s
+from nn_harness.cases.layer_case import layer_cases
+from nn_harness.cases.profiles import PROFILES
+from nn_harness.cases.registry import SPECS
 
 DRAWS = PROFILES["grading"]["max_examples"]  # what every graded run sees
 

@@ -1,6 +1,6 @@
 """Wrong layers, plus the harness's comparison functions patched at import to do nothing. The checks compare in
-the grader's process, which never imports the submission: in the sandbox harness.checks is not even importable,
-and what is (harness.sandbox) is patched only there."""
+the grader's process, which never imports the submission: in the sandbox nn_harness.checks is not even importable,
+and what is (nn_harness.sandbox) is patched only there."""
 import numpy as np
 from _layers import Linear as _Linear
 from _layers import ReLU as _ReLU
@@ -11,20 +11,20 @@ def _never_fails(*args, **kwargs):
 
 
 try:
-    import harness.checks
-    import harness.checks.kinks
-    import harness.compare
+    import nn_harness.checks
+    import nn_harness.checks.kinks
+    import nn_harness.checks.compare
 except ImportError:
     PATCHED_CHECKS = False
 else:
-    for module in (harness.compare, harness.checks, harness.checks.kinks):
+    for module in (nn_harness.checks.compare, nn_harness.checks, nn_harness.checks.kinks):
         if hasattr(module, "assert_close"):
             module.assert_close = _never_fails
-    harness.compare.Comparison.passed = property(lambda self: True)
+    nn_harness.checks.compare.Comparison.passed = property(lambda self: True)
     PATCHED_CHECKS = True
 
 try:
-    import harness.sandbox.student as _student
+    import nn_harness.sandbox.student as _student
 except ImportError:
     PATCHED_SANDBOX = False
 else:  # the sandbox's own copy: whatever it says about a failure, the grader decides

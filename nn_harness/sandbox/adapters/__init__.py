@@ -1,0 +1,193 @@
+"""`--api STYLE`: grade code written for a course's conventions without rewriting it (docs/adapters.md).
+
+A style is a profile (nn_harness/sandbox/adapters/profiles/*.toml, or any file given as `--api path/to/profile.toml`) read by
+the driver it names. DRIVERS maps driver names to the code that drives such modules; more drivers can be
+registered by other packages through the `nn_harness.drivers` entry point group. `adapt(impl, api)` returns the
+Implementation whose module is the profile's namespace; `describe` gives the report-header lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from nn_harness.sandbox.adapters.base import Adapter, Layer, Namespace, NotExpressible
+from nn_harness.sandbox.adapters.cached_backward import CachedBackward
+from nn_harness.sandbox.adapters.cs231n import CS231n
+from nn_harness.sandbox.adapters.module_grad import ModuleGrad
+from nn_harness.sandbox.adapters.native import Native
+from nn_harness.sandbox.adapters.objects import Objects
+from nn_harness.sandbox.adapters.profile import Profile, ProfileError, load, shipped
+from nn_harness.sandbox.adapters.torch7 import Torch7
+from nn_harness.sandbox.adapters.update_only import UpdateOnly
+from nn_harness.sandbox.loading import Implementation
+
+BUILTIN_DRIVERS: dict[str, type[Adapter]] = {
+    "native": Native, "torch7": Torch7, "cs231n": CS231n, "module-grad": ModuleGrad,
+    "cached-backward": CachedBackward, "update-only": UpdateOnly,
+    "objects": Objects}
+# Ties in --api auto's probing go to the earlier profile (the course's own rules before its family's).
+PRIORITY = ("practical_dl_snake", "practical_dl", "torch7", "cs231n", "update-only", "cached-backward", "module-grad",
+            "layer-objects", "dict-grads", "single-sample")
+
+__all__ = ["Adapter", "Layer", "Namespace", "NotExpressible", "Profile", "ProfileError", "adapt", "choices",
+           "describe", "drivers", "profile_for", "resolve"]
+
+
+@cache
+def drivers() -> dict[str, type[Adapter]]:
+    """Built-in drivers, and those other packages register under the `nn_harness.drivers` entry point group."""
+    found = dict(BUILTIN_DRIVERS)
+    for point in entry_points(group="nn_harness.drivers"):
+        found[point.name] = point.load()
+    return found
+
+
+@cache
+def profiles() -> dict[str, Profile]:
+    return shipped()
+
+
+def choices() -> tuple[str, ...]:
+    return (*profiles(), "auto")
+
+
+def profile_for(api: str) -> Profile:
+    """The profile `api` names: a shipped profile's name or a path to a profile file; ProfileError otherwise."""
+    if api in profiles():
+        return profiles()[api]
+    if api.endswith(".toml") or Path(api).is_file():
+        return load(api)
+    raise ProfileError(f"unknown api {api!r}: one of {', '.join(choices())}, or a path to a profile .toml file")
+
+
+def adapter_for(profile: Profile) -> Adapter:
+    driver = drivers().get(profile.driver)
+    if driver is None:
+        raise ProfileError(f"profile {profile.source}: driver: unknown driver {profile.driver!r} (one of "
+                           f"{', '.join(drivers())}; more through the nn_harness.drivers entry point group)")
+    unknown = sorted(set(profile.names) - set(driver.binders)) if driver is not Native else []
+    if unknown:
+        raise ProfileError(f"profile {profile.source}: names.{unknown[0]}: the {profile.driver} driver cannot build "
+                           f"it (it builds {', '.join(driver.binders)})")
+    return driver(profile)
+
+
+# ------------------------------------------------------------------------------------------- --api auto: probing
+
+# contract name -> (how to build it from a namespace, a small input): the layers --api auto tries under each profile
+PROBES: dict[str, tuple[Callable[[Any], Any], tuple[int, ...]]] = {
+    "Linear": (lambda nn: nn.Linear(3, 2), (2, 3)), "ReLU": (lambda nn: nn.ReLU(), (2, 3)),
+    "Sigmoid": (lambda nn: nn.Sigmoid(), (2, 3)), "Tanh": (lambda nn: nn.Tanh(), (2, 3)),
+    "LeakyReLU": (lambda nn: nn.LeakyReLU(0.1), (2, 3)), "ELU": (lambda nn: nn.ELU(), (2, 3)),
+    "Softplus": (lambda nn: nn.Softplus(), (2, 3)), "Softmax": (lambda nn: nn.Softmax(), (2, 3)),
+    "LogSoftmax": (lambda nn: nn.LogSoftmax(), (2, 3)), "Dropout": (lambda nn: nn.Dropout(0.5), (2, 3)),
+    "Flatten": (lambda nn: nn.Flatten(), (2, 1, 2, 2)),
+    "Conv2d": (lambda nn: nn.Conv2d(1, 2, 3, bias=False), (2, 1, 4, 4)),
+    "MaxPool2d": (lambda nn: nn.MaxPool2d(2), (2, 1, 4, 4)),
+}
+
+
+def probe(module: ModuleType, profile: Profile) -> tuple[int, list[str]]:
+    """How many of the probe layers construct and run forward, backward and parameters() under this profile, and
+    what failed."""
+    try:
+        nn = adapter_for(profile).namespace(module)
+    except Exception as error:  # noqa: BLE001 - a profile that cannot even bind is a profile that does not fit
+        return 0, [f"{type(error).__name__}: {error}"]
+    ran, failed = 0, []
+    x = np.random.default_rng(0).standard_normal
+    for name, (build, shape) in PROBES.items():
+        if profile.driver != "native" and name not in profile.names:
+            continue
+        try:
+            layer, input = build(nn), x(shape)
+            out = layer.forward(input)
+            grad = layer.backward(input, np.ones_like(out))
+            arrays = list(layer.parameters())
+            if all(isinstance(a, np.ndarray) for a in (out, grad, *arrays)):
+                ran += 1
+            else:
+                failed.append(f"{name}: forward, backward or parameters() did not give arrays")
+        except NotExpressible:
+            ran += 1  # it exists and refused only the probe's arguments
+        except Exception as error:  # noqa: BLE001 - any failure means this profile does not fit this layer
+            failed.append(f"{name}: {type(error).__name__}: {str(error)[:80]}")
+    return ran, failed
+
+
+def detect(module: ModuleType) -> tuple[str, str]:
+    """(profile name, why): the profile under which most probe layers construct and run; ties go to a profile
+    whose [detect] names the module matches, then to PRIORITY's order. When no probe layer runs under any profile,
+    the first profile whose [detect] names match, else native; the header then says what came closest."""
+    order = [*PRIORITY, *sorted(set(profiles()) - set(PRIORITY) - {"native"}), "native"]
+    results = []
+    for rank, name in enumerate(order):
+        profile = profiles()[name]
+        named = name == "native" or adapter_for(profile).detects(module)
+        ran, failed = probe(module, profile)
+        results.append((ran, named, -rank, name, failed))
+    ran, named, _, name, failed = max(results)
+    if ran == 0:
+        by_name = next((n for _, is_named, _, n, _ in sorted(results, key=lambda r: -r[2]) if is_named), "native")
+        closest = next(r for r in results if r[3] == by_name)
+        what = "; ".join(closest[4][:3]) or "no probe layer is mapped"
+        return by_name, (f"auto: no probe layer runs under any profile; chosen by its names"
+                         f"{': ' + profiles()[by_name].signature if by_name != 'native' else ''}; under it: {what}")
+    runners_up = sorted(((r, n) for r, _, _, n, _ in results if n != name), reverse=True)[:2]
+    others = ", ".join(f"{n} {r}" for r, n in runners_up)
+    why = f"auto: {ran} probe layers construct and run under it (next: {others})"
+    if named and name != "native":
+        why += f"; {profiles()[name].signature}"
+    return name, why
+
+
+# ------------------------------------------------------------------------------------------------------- adapt
+
+def resolve(impl: Implementation, api: str) -> tuple[Profile, str]:
+    """(profile, how it was chosen) for the requested api."""
+    if api != "auto":
+        return profile_for(api), "requested"
+    if impl.module is None:
+        return profiles()["native"], "auto: implementation not imported"
+    name, why = detect(impl.module)
+    return profiles()[name], why
+
+
+def adapt(impl: Implementation, api: str) -> Implementation:
+    """The implementation whose module is the chosen profile's namespace (unchanged for native or a failed import)."""
+    profile, _ = resolve(impl, api)
+    if impl.module is None or profile.driver == "native":
+        return impl
+    return dataclasses.replace(impl, module=adapter_for(profile).namespace(impl.module))
+
+
+def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | None = None) -> list[str]:
+    """Report-header lines: the profile in use, why, its declared conventions, what it does not grade and why
+    (`resolved`: resolve(impl, api) when the caller has it already, so auto's probing runs once)."""
+    profile, how = resolved or resolve(impl, api)
+    shown = profile.name if api in profiles() or api == "auto" else f"{profile.name} ({profile.source})"
+    lines = [f"api: {shown} ({how})"]
+    if profile.driver == "native":
+        return lines
+    lines += [f"  convention {topic}: {text}" for topic, text in profile.conventions.items()]
+    if "Dropout" in profile.names and impl.module is not None:
+        course = getattr(impl.module, profile.names["Dropout"][0], None)
+        if course is not None:
+            lines.append(f"  convention dropout p: {profile.dropout_keeps(course)[1]}")
+    lines += [f"  not expressible: {name}: {why}" for name, why in profile.unexpressible.items()]
+    lines += [f"  not graded (course-supplied): {name}: {why}" for name, why in profile.supplied.items()]
+    rules = profile.rules
+    lines.append(f"  rules in scope: gradients {rules.gradients}, float32 {'yes' if rules.float32 else 'no'}, "
+                 f"backward in eval mode {'yes' if rules.backward_in_eval else 'no'}")
+    if impl.module is not None:
+        missing = adapter_for(profile).namespace(impl.module).__missing__
+        lines += [f"  not implemented: {name}: {why}" for name, why in missing.items()]
+    return lines

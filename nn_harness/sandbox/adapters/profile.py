@@ -1,0 +1,328 @@
+"""Course profiles: a course style declared as data (a TOML file), read and validated here.
+
+A profile says what a course's code looks like (the names of its classes, functions and methods, its layouts and
+conventions), which contract names the style cannot express and why, which names are course-supplied (not the
+student's work, so not graded), the cases it can state (narrowing: constructor arguments, input ranks, value
+ranges), and which rules of the contract are in scope for that course (accumulate or overwrite gradients, float32,
+backward in eval mode). The code that drives such modules (the *driver*) is named by the profile and shared by
+every profile of the same family; see docs/adapters.md for the format and a worked example.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
+
+# Contract checks a course may leave out of scope (a [rules] key -> the checks it governs). Names are the check
+# names of the report ("gradients accumulate", ...), i.e. the test function without `test_`.
+RULE_CHECKS = {
+    "gradients": ("gradients accumulate",),
+    "float32": ("float32 preserved", "loss float32 preserved"),
+}
+# Checks that call backward (their cases are narrowed to training mode when backward_in_eval is false).
+BACKWARD_CHECKS = ("backward matches torch", "backward matches finite differences", "gradients accumulate",
+                   "zero grad zeroes buffers", "inputs not modified", "float32 preserved", "no stale cache",
+                   "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
+KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
+        "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules"}
+# The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course
+# constructor does not take is expressible only at its default.
+CONTRACT_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "Linear": ("in_features", "out_features", "bias"),
+    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "MaxPool2d": ("kernel_size", "stride", "padding"), "LeakyReLU": ("negative_slope",), "Dropout": ("p",),
+    "BatchNorm1d": ("num_features", "eps", "momentum"), "ELU": ("alpha",), "Softplus": ("beta", "threshold"),
+}
+CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Linear": {"bias": True}, "Conv2d": {"stride": 1, "padding": 0, "bias": True},
+    "MaxPool2d": {"stride": "kernel_size", "padding": 0},  # stride None: the kernel's
+    "LeakyReLU": {"negative_slope": 0.01}, "Dropout": {"p": 0.5},
+    "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
+}
+RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks", "spreads", "zero_inputs"}
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used: the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Which rules of the contract this course asks for."""
+
+    gradients: str = "accumulate"  # "accumulate" (+=, the contract) or "overwrite" (the latest backward's)
+    float32: bool = True  # float32 in gives float32 out
+    backward_in_eval: bool = True  # backward is differentiated in eval mode too (BatchNorm)
+    ranges: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)  # layer -> arg -> [lo, hi]
+    ranks: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # layer -> input ranks the course uses
+    # criterion -> the largest difference between one sample's scores the course's code computes exactly (a clipped
+    # probability beyond it): cases are scaled down to it
+    spreads: Mapping[str, float] = field(default_factory=dict)
+    # layer -> further inputs (by the registry's input names) the course's code holds at zero and does not
+    # differentiate (cs231n's lstm_forward takes no c0): drawn as zeros, their gradients not compared
+    zero_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    driver: str  # the code that drives such modules: a key of nn_harness.sandbox.adapters.DRIVERS (or an entry point)
+    source: str  # the file it was read from
+    signature: str = ""  # why --api auto picks it, for the report header
+    description: str = ""
+    detect: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # classes / functions / methods
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # contract name -> the course's names
+    # contract name -> the contract's constructor arguments the course constructor takes, in its positional order
+    constructors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    methods: Mapping[str, str] = field(default_factory=dict)  # the driver's method roles -> the course's names
+    options: Mapping[str, Any] = field(default_factory=dict)  # driver settings (e.g. dropout_p = "keep")
+    conventions: Mapping[str, str] = field(default_factory=dict)  # topic -> how it is converted
+    unexpressible: Mapping[str, str] = field(default_factory=dict)  # contract name -> why never expressible
+    unexpressible_checks: Mapping[str, str] = field(default_factory=dict)  # "Layer: check" -> why never expressible
+    supplied: Mapping[str, str] = field(default_factory=dict)  # contract name -> why not graded (course code)
+    narrow: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)  # layer -> arg -> values
+    rules: Rules = field(default_factory=Rules)
+
+    def course_name(self, contract_name: str) -> str:
+        return self.names.get(contract_name, (contract_name,))[0]
+
+    def method(self, role: str) -> str:
+        return self.methods.get(role, role)
+
+    def arguments(self, layer: str, args: tuple, kwargs: Mapping[str, Any], course: Any = None) -> list[Any]:
+        """The course constructor's positional arguments for a contract constructor call ([constructors] says
+        which contract arguments it takes, in its order). An argument the course constructor does not take must be
+        at the value the course implies: torch's default, or the one value [narrow] gives it ('same' padding,
+        stride = kernel_size); else NotExpressible. Dropout's p is converted when the course's p is the KEEP one."""
+        from nn_harness.sandbox.adapters.base import NotExpressible
+
+        given = {**dict(zip(CONTRACT_ARGUMENTS.get(layer, ()), args)), **kwargs}
+        takes = self.constructors.get(layer, ())
+        defaults = CONTRACT_DEFAULTS.get(layer, {})
+        implied = {**defaults, **{arg: values[0] for arg, values in self.narrow.get(layer, {}).items()
+                                  if len(values) == 1}}
+
+        def fits(arg: str, value: Any) -> bool:
+            if arg not in implied:
+                return False
+            return _as_pair(resolve_argument(given, arg, value)) == _as_pair(resolve_argument(given, arg, implied[arg]))
+
+        dropped = {k: v for k, v in given.items() if k not in takes and not fits(k, v)}
+        if dropped:
+            shown = ", ".join(f"{k}={v!r}" for k, v in dropped.items())
+            raise NotExpressible(self.name, f"{layer}({shown}) (the course's {self.course_name(layer)} takes "
+                                            f"{', '.join(takes) or 'no argument'})")
+        values = [given[k] if k in given else resolve_argument(given, k, defaults.get(k)) for k in takes]
+        if layer == "Dropout" and "p" in takes and self.dropout_keeps(course)[0]:
+            values[takes.index("p")] = 1 - values[takes.index("p")]
+        return values
+
+    def dropout_keeps(self, course: Any) -> tuple[bool, str]:
+        """Whether the course's dropout p is the probability of KEEPING a unit, and how that was decided:
+        options.dropout_p = "keep", "drop" (torch's), or "docstring" (read from the course code's docstring, where
+        it is stated; cs231n changed it in 2018)."""
+        setting = self.options.get("dropout_p", "drop")
+        if setting != "docstring":
+            return setting == "keep", f"p is the {setting} probability (options.dropout_p)"
+        doc = " ".join((inspect.getdoc(course) or "").split())
+        said = re.search(r"\b(keep|drop|zero)\w*[^.]*?probability (of )?p\b|probability (of )?(keep|drop|zero)\w*",
+                         doc, re.IGNORECASE)
+        if said is None:
+            fallback = self.options.get("dropout_p_default", "keep")
+            return fallback == "keep", f"p is the {fallback} probability (the docstring does not say; default)"
+        word = next(g for g in said.groups() if g and g.lower().startswith(("keep", "drop", "zero")))
+        keeps = word.lower().startswith("keep")
+        return keeps, f"p is the {'keep' if keeps else 'drop'} probability (its docstring: \"{said.group(0)}\")"
+
+    def not_graded(self, layer: str, check: str) -> str | None:
+        """Why this check is not part of what the course can be graded on, or None when it is."""
+        if layer in self.unexpressible:
+            return f"not expressible in {self.name} style: {self.unexpressible[layer]}"
+        if layer in self.supplied:
+            return f"not graded in {self.name}: course-supplied code ({self.supplied[layer]})"
+        base = check.split(" (")[0]
+        if f"{layer}: {base}" in self.unexpressible_checks:
+            return f"not expressible in {self.name} style: {self.unexpressible_checks[f'{layer}: {base}']}"
+        if base in RULE_CHECKS["gradients"] and self.rules.gradients == "overwrite":
+            return (f"not in scope for {self.name}: the course overwrites parameter gradients in each backward "
+                    "(rules.gradients = \"overwrite\"), so they are not required to accumulate")
+        if base in RULE_CHECKS["float32"] and not self.rules.float32:
+            return f"not in scope for {self.name}: the course works in float64 only (rules.float32 = false)"
+        return None
+
+
+def _fail(source: str, key: str, problem: str) -> ProfileError:
+    return ProfileError(f"profile {source}: {key}: {problem}")
+
+
+def _table(data: Any, source: str, key: str) -> dict:
+    if not isinstance(data, dict):
+        raise _fail(source, key, f"must be a table, got {type(data).__name__}")
+    return data
+
+
+def _strings(data: Any, source: str, key: str) -> dict[str, str]:
+    table = _table(data, source, key)
+    for name, value in table.items():
+        if not isinstance(value, str):
+            raise _fail(source, f"{key}.{name}", f"must be a string, got {value!r}")
+    return dict(table)
+
+
+def _names(data: Any, source: str, key: str, *, empty: bool = False) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for name, value in _table(data, source, key).items():
+        values = (value,) if isinstance(value, str) else value
+        if not isinstance(values, list | tuple) or not (values or empty) or not all(isinstance(v, str) for v in values):
+            raise _fail(source, f"{key}.{name}", f"must be a name or a list of names, got {value!r}")
+        out[name] = tuple(values)
+    return out
+
+
+def _rules(data: Any, source: str) -> Rules:
+    table = _table(data, source, "rules")
+    unknown = sorted(set(table) - RULE_KEYS)
+    if unknown:
+        raise _fail(source, f"rules.{unknown[0]}", f"unknown rule (the rules are: {', '.join(sorted(RULE_KEYS))})")
+    gradients = table.get("gradients", "accumulate")
+    if gradients not in ("accumulate", "overwrite"):
+        raise _fail(source, "rules.gradients", f"must be \"accumulate\" or \"overwrite\", got {gradients!r}")
+    for key in ("float32", "backward_in_eval"):
+        if not isinstance(table.get(key, True), bool):
+            raise _fail(source, f"rules.{key}", f"must be true or false, got {table[key]!r}")
+    ranges = {}
+    for layer, args in _table(table.get("ranges", {}), source, "rules.ranges").items():
+        ranges[layer] = {}
+        for arg, bounds in _table(args, source, f"rules.ranges.{layer}").items():
+            if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds)
+                    and bounds[0] <= bounds[1]):
+                raise _fail(source, f"rules.ranges.{layer}.{arg}", f"must be [low, high], got {bounds!r}")
+            ranges[layer][arg] = (float(bounds[0]), float(bounds[1]))
+    ranks = {}
+    for layer, values in _table(table.get("ranks", {}), source, "rules.ranks").items():
+        if not (isinstance(values, list) and values and all(isinstance(v, int) and 1 <= v <= 5 for v in values)):
+            raise _fail(source, f"rules.ranks.{layer}", f"must be a list of input ranks (1 to 5), got {values!r}")
+        ranks[layer] = tuple(values)
+    spreads = {}
+    for layer, value in _table(table.get("spreads", {}), source, "rules.spreads").items():
+        if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+            raise _fail(source, f"rules.spreads.{layer}", f"must be a positive number, got {value!r}")
+        spreads[layer] = float(value)
+    zero_inputs = {}
+    for layer, names in _table(table.get("zero_inputs", {}), source, "rules.zero_inputs").items():
+        # The first input ("input") carries the batch and is never held at zero: only the further ones (a state).
+        if not (isinstance(names, list) and names and all(isinstance(n, str) and n and n != "input" for n in names)):
+            raise _fail(source, f"rules.zero_inputs.{layer}",
+                        f"must be a list of the layer's further input names (not \"input\"), got {names!r}")
+        zero_inputs[layer] = tuple(names)
+    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True), ranges, ranks, spreads,
+                 zero_inputs)
+
+
+def _narrow(data: Any, source: str) -> dict[str, dict[str, tuple[Any, ...]]]:
+    out = {}
+    for layer, args in _table(data, source, "narrow").items():
+        out[layer] = {}
+        for arg, values in _table(args, source, f"narrow.{layer}").items():
+            if not isinstance(values, list) or not values:
+                raise _fail(source, f"narrow.{layer}.{arg}", f"must be a non-empty list of values, got {values!r}")
+            out[layer][arg] = tuple(values)
+    return out
+
+
+def parse(data: Mapping[str, Any], source: str) -> Profile:
+    """A Profile from a TOML document's data; ProfileError naming the key when it is not one."""
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        raise _fail(source, unknown[0], f"unknown key (the keys are: {', '.join(sorted(KEYS))})")
+    for key in ("name", "driver"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise _fail(source, key, "required, a non-empty string")
+    detect = _names(data.get("detect", {}), source, "detect", empty=True)
+    bad = sorted(set(detect) - {"classes", "functions", "methods"})
+    if bad:
+        raise _fail(source, f"detect.{bad[0]}", "unknown (detect by classes, functions or methods)")
+    return Profile(
+        name=data["name"], driver=data["driver"], source=source,
+        signature=str(data.get("signature", "")), description=str(data.get("description", "")),
+        detect=detect, names=_names(data.get("names", {}), source, "names"),
+        constructors=_names(data.get("constructors", {}), source, "constructors", empty=True),
+        methods=_strings(data.get("methods", {}), source, "methods"),
+        options=dict(_table(data.get("options", {}), source, "options")),
+        conventions=_strings(data.get("conventions", {}), source, "conventions"),
+        unexpressible=_strings(data.get("unexpressible", {}), source, "unexpressible"),
+        unexpressible_checks=_strings(data.get("unexpressible_checks", {}), source, "unexpressible_checks"),
+        supplied=_strings(data.get("supplied", {}), source, "supplied"),
+        narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source))
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`, table by table."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A profile file's data, with the profile it `extends` (a shipped profile's name, or a path relative to the
+    file) merged underneath."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ProfileError(f"profile {path}: cannot read it: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ProfileError(f"profile {path}: not valid TOML: {error}") from None
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise _fail(str(path), "extends", f"must be a shipped profile's name or a path, got {base!r}")
+    shipped_file = SHIPPED_DIR / f"{base}.toml"
+    base_path = shipped_file if shipped_file.is_file() else (path.parent / base).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise _fail(str(path), "extends", f"{base!r} extends itself")
+    if not base_path.is_file():
+        raise _fail(str(path), "extends", f"no shipped profile {base!r} (shipped: {', '.join(shipped_names())}) "
+                                          f"and no file {base_path}")
+    return _merged(_read(base_path, (*seen, path.resolve())), data)
+
+
+def load(path: str | Path) -> Profile:
+    """Read and validate a profile file."""
+    return parse(_read(Path(path)), str(path))
+
+
+def shipped_names() -> list[str]:
+    return sorted(path.stem for path in SHIPPED_DIR.glob("*.toml"))
+
+
+def shipped() -> dict[str, Profile]:
+    """The profiles shipped with the harness, by name (each file is named after its profile)."""
+    return {name: load(SHIPPED_DIR / f"{name}.toml") for name in shipped_names()}
+
+
+def _as_pair(value: Any) -> Any:
+    """An int or (h, w) argument as a pair, so 1 and (1, 1) compare equal."""
+    return (value, value) if isinstance(value, int) and not isinstance(value, bool) else \
+        tuple(value) if isinstance(value, list | tuple) else value
+
+
+def resolve_argument(args: dict, arg: str, value: Any) -> Any:
+    """A narrowed value: a literal, another argument's value ("kernel_size"), "same" padding (kernel // 2); None
+    (MaxPool2d's stride) is the kernel's."""
+    if value is None and arg == "stride":
+        value = "kernel_size"
+    if value == "same":
+        kernel = args.get("kernel_size", 1)
+        return kernel // 2 if isinstance(kernel, int) else tuple(k // 2 for k in kernel)
+    if isinstance(value, str) and value in args:
+        return args[value]
+    return value

@@ -1,0 +1,678 @@
+"""The trust boundary, trusted side: the sandbox process that runs the submission, and handles to what lives there.
+
+The checks use `implementation.module` as before (`nn.Linear(3, 2)`, `layer.forward(x)`, `layer.parameters()`),
+but every one of those is a request to a sandbox process (nn_harness/sandbox/server.py) that alone imports the
+submission. Nothing comes back but JSON and .npy bytes (nn_harness/sandbox/wire.py); objects stay in the sandbox and
+are represented here by handles; arrays are shared: each side sends the other what changed, so a check still sees
+the very buffers it was handed (zero_grad in place, optimizer updates, accumulation).
+
+A sandbox that hangs past the check's deadline, dies, or sends what is not a valid message is killed; the check
+fails with the reason (SandboxLost) and the next check gets a new sandbox.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import importlib.machinery
+import itertools
+import json
+import linecache
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nn_harness.sandbox import SERVICES, notebook, wire
+from nn_harness.sandbox.student import CheckFailure, RaisedInSubmission
+
+PACKAGE = Path(__file__).resolve().parent.parent  # nn_harness/
+PROJECT = PACKAGE.parent
+FRAMEWORKS = {"torch": ("libtorch", "/torch/"), "tensorflow": ("tensorflow",), "jax": ("jaxlib", "/jax/")}
+COPY_LIMIT = 50 * 1024 * 1024  # bytes of a submission's folder copied into the sandbox
+UID_BASE = 200_000  # each sandbox runs as a uid of its own above this, when the grader is root
+
+
+class SandboxLost(BaseException):  # noqa: N818 - not an Exception: hypothesis must not retry or shrink on it
+    """The sandbox was killed or died during a check: the check fails with this reason, at once."""
+
+
+@dataclass
+class Limits:
+    memory_mb: float = 4096  # address space; torch is not in the sandbox, so this is the submission's own
+    import_s: float = 60.0
+    cpu_s: float = 3600.0  # a backstop: the wall-clock deadline of each check stops a loop first
+    file_mb: float = 64.0
+    processes: int = 32
+
+
+@dataclass
+class Hello:
+    """What the sandbox reports after importing and adapting the submission (or why it could not)."""
+
+    ok: bool
+    origin: str
+    error: str | None = None
+    header: list[str] = field(default_factory=list)
+    style: str = "native"
+    view: str = ""
+    uid: int | None = None
+    skipped: list[list] = field(default_factory=list)  # a notebook's statements that failed: [cell, line, error]
+
+
+# --------------------------------------------------------------------------------------------------- handles
+
+class Remote:
+    """An object that lives in the sandbox. Attribute reads and writes are requests."""
+
+    _shown_dunders = frozenset({"__missing__", "__file__", "__name__"})
+
+    def __init__(self, sandbox: Sandbox, handle: int, kind: str) -> None:
+        object.__setattr__(self, "_sandbox", sandbox)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_methods", {})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name not in self._shown_dunders:
+            raise AttributeError(name)  # numpy's and copy's protocol probes: a handle is not an array
+        if name in self._methods:  # a method is looked up again when called (callmethod): one request, not two
+            return self._methods[name]
+        value = self._sandbox.request("getattr", self, name)
+        if isinstance(value, RemoteMethod | RemoteCallable):  # a class or function of a namespace too (nn.Linear)
+            self._methods[name] = value
+        return value
+
+    def know_methods(self, names: list[str]) -> None:
+        """The methods the sandbox says this object's class defines: `obj.forward` then costs no request (the call
+        looks the method up there, so it is still the object's own)."""
+        for name in names:
+            self._methods.setdefault(name, RemoteMethod(self, name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._methods.pop(name, None)
+        self._sandbox.request("setattr", self, name, value)
+
+    def __repr__(self) -> str:
+        return f"<{self._kind} object>"
+
+    @property
+    def sandboxed_type(self) -> str:
+        return self._kind
+
+
+class RemoteCallable(Remote):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._sandbox.request("call", self, list(args), kwargs)
+
+
+class RemoteMethod:
+    """`obj.name` for an object in the sandbox: calling it is one request."""
+
+    def __init__(self, owner: Remote, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.owner._sandbox.request("callmethod", self.owner, self.name, list(args), kwargs)
+
+    def __repr__(self) -> str:
+        return f"<method {self.name} of {self.owner!r}>"
+
+
+class Shared:
+    """An array both sides hold. One that came from the sandbox is handed to the checks as a view of memory kept
+    here, so what a check writes into it reaches the sandbox even when the check has dropped it since; one that
+    came from the checks is theirs, and followed while they hold it."""
+
+    def __init__(self, base: np.ndarray | None, held: np.ndarray) -> None:
+        self.base = base
+        self.held = weakref.ref(held)
+        self.key = id(held)
+        self.last = wire.fingerprint(held)
+        self._strong: np.ndarray | None = held  # until hold() hands it out
+
+    @classmethod
+    def of_theirs(cls, array: np.ndarray) -> Shared:
+        return cls(array, array.view())
+
+    @classmethod
+    def of_ours(cls, array: np.ndarray) -> Shared:
+        shared = cls(None, array)
+        shared._strong = None
+        return shared
+
+    def hold(self) -> np.ndarray:
+        """The array the checks see (the same one while they hold it)."""
+        held = self.held() if self._strong is None else self._strong
+        if held is None:  # dropped since: a new view of the same memory
+            held = self.base.view()
+            self.held, self.key = weakref.ref(held), id(held)
+        self._strong = None
+        return held
+
+    def memory(self) -> np.ndarray | None:
+        return self.base if self.base is not None else self.held()
+
+    def assign(self, value: np.ndarray) -> None:
+        memory = self.memory()
+        if memory is None:
+            return
+        if memory.shape != value.shape and memory.size == value.size:
+            memory.shape = value.shape
+        if memory.shape == value.shape:
+            memory[...] = value
+        self.last = wire.fingerprint(memory)
+
+
+# --------------------------------------------------------------------------------------------------- the process
+
+class Sandbox:
+    """One sandbox process at a time for one submission; replaced when it is lost."""
+
+    def __init__(self, target: str, api: str, limits: Limits, notebook_cells: str | None = None) -> None:
+        self.target, self.api, self.limits = target, api, limits
+        self.notebook_cells = notebook_cells  # as given (--notebook-cells); None: a notebook's default, a .py as is
+        self.converted: notebook.Converted | None = None  # a notebook, as the sandbox runs it
+        self.process: subprocess.Popen | None = None
+        self.lost: str | None = None
+        self.deadline: float | None = None
+        self.seconds: float | None = None
+        self.hello: Hello | None = None
+        self.root: Any = None
+        self.uid: int | None = None
+        self._reset_tables()
+
+    def _reset_tables(self) -> None:
+        self.arrays: dict[int, Shared] = {}  # handle -> an array both sides hold
+        self.ids: dict[int, int] = {}  # id(the array the checks hold) -> handle
+        self.proxies: weakref.WeakValueDictionary[int, Remote] = weakref.WeakValueDictionary()
+        self.released: set[int] = set()
+        self.counter = itertools.count(-1, -1)  # handles of arrays made here (the sandbox counts up from 1)
+
+    # -- life
+    def start(self) -> Hello:
+        """Start a sandbox and import the submission in it; the Hello says how that went."""
+        self.stop()
+        self._reset_tables()
+        self.lost = None
+        self.folder = Path(tempfile.mkdtemp(prefix="nn-sandbox-"))  # 0700: no other sandbox (other uid) enters
+        try:
+            config = self._prepare()
+            self.uid = config["uid"] if os.geteuid() == 0 else None  # ours to choose and to kill, not its to say
+            if self.uid is not None:
+                os.chown(self.folder, self.uid, self.uid)  # its own uid, and root, may enter
+        except (OSError, ValueError) as error:
+            self.hello = Hello(False, self.target, f"the submission could not be prepared for the sandbox: {error}")
+            return self.hello
+        requests, self._requests = os.pipe()
+        self._replies, replies = os.pipe()
+        fcntl.fcntl(self._requests, fcntl.F_SETFL, os.O_NONBLOCK)
+        config["fds"] = [requests, replies]
+        self.log = open(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")  # noqa: SIM115
+        boot = (f"import sys; sys.path[:0] = [{str(self.folder / 'lib')!r}]; "
+                "from nn_harness.sandbox.jail import start; start()")
+        work = str(self.folder / "work")
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": work, "TMPDIR": work, "PYTHONHASHSEED": "0",
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", "-c", boot, json.dumps(config)], stdin=subprocess.DEVNULL,
+            stdout=self.log, stderr=self.log, cwd=work, env=env, pass_fds=(requests, replies),
+            start_new_session=True)
+        os.close(requests)
+        os.close(replies)
+        self.deadline, self.seconds = time.monotonic() + self.limits.import_s, self.limits.import_s
+        try:
+            header, blobs = wire.read_frame(self._replies, self._wait_readable)
+            info = header["hello"]
+            self.root = wire.decode(info.pop("root"), blobs, lambda node: self._tagged(node, blobs))
+            self.hello = _hello(info, self.uid)
+        except (TimeoutError, EOFError, wire.WireError, KeyError, TypeError) as error:
+            reason = self._kill_reason(error, "the import")
+            self.hello = Hello(False, self.target, None)
+            self.lost = reason
+            self.hello.error = reason
+            self.stop()
+        finally:
+            self.deadline = self.seconds = None
+        return self.hello
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder.with_name(self.folder.name + ".log")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            self._kill_all(process)
+            process.wait()
+            for fd in (self._requests, self._replies):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.log.close()
+        folder = getattr(self, "folder", None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.log_path.unlink(missing_ok=True)
+
+    def _kill_all(self, process: subprocess.Popen) -> None:
+        """The sandbox, and whatever it started: its process group, and every process of its uid."""
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        uid = self.uid
+        if uid is None:
+            return
+        for _ in range(5):  # a fork bomb may be forking while we kill
+            pids = [pid for pid in _pids() if _uid_of(pid) == uid]
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    # -- per check
+    def begin(self, seconds: float | None) -> None:
+        if self.process is None or self.lost:
+            if self.hello is not None and self.hello.ok is False and not self._restartable:
+                return
+            self.start()
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds if seconds else None
+        if self.process is not None:
+            os.truncate(self.log_path, 0)
+
+    @property
+    def _restartable(self) -> bool:
+        """A submission that could not be imported is not retried (each try could cost the import timeout)."""
+        return False
+
+    def end(self) -> list[str]:
+        """Frameworks (torch, ...) the sandbox has mapped; when any, it is replaced before the next check."""
+        self.deadline = self.seconds = None
+        found = self.frameworks()
+        if found:
+            self.stop()
+            self.lost = f"the sandbox mapped {', '.join(found)}"
+        return found
+
+    def frameworks(self) -> list[str]:
+        if self.process is None:
+            return []
+        try:
+            maps = Path(f"/proc/{self.process.pid}/maps").read_text()
+        except OSError:
+            return []
+        found = []
+        for name, markers in FRAMEWORKS.items():
+            paths = sorted({line.split(None, 5)[-1] for line in maps.splitlines()
+                            if len(line.split(None, 5)) == 6 and any(m in line.split(None, 5)[-1] for m in markers)})
+            if paths:
+                found.append(f"{name} ({paths[0]})")
+        return found
+
+    def loaded_files(self) -> list[str]:
+        return list(self.request("files"))
+
+    def service(self, name: str) -> Any:
+        return self.request("service", name)
+
+    # -- requests
+    def request(self, op: str, *args: Any) -> Any:
+        if self.lost:
+            raise SandboxLost(self.lost)
+        if self.process is None:
+            raise SandboxLost("the sandbox is not running")
+        enc = wire.Encoder(self._encode_other)
+        writes = []
+        for handle, shared in list(self.arrays.items()):
+            memory = shared.memory()
+            if memory is not None and wire.fingerprint(memory) != shared.last:
+                writes.append([handle, wire.array_node(memory, enc.blob)])
+                shared.last = wire.fingerprint(memory)
+            if shared.held() is None:  # written back (above) and no longer held here: the sandbox may let it go
+                del self.arrays[handle]
+                self.ids.pop(shared.key, None)
+                self.released.add(handle)
+        tree = enc(list(args))
+        released, self.released = sorted(self.released), set()
+        header = {"op": op, "args": tree, "writes": writes, "release": released, "blobs": enc.lengths}
+        try:
+            wire.write_frame(self._requests, header, enc.blobs, self._wait_writable)
+            reply, blobs = wire.read_frame(self._replies, self._wait_readable)
+            result = self._reply(reply, blobs)
+        except (TimeoutError, EOFError, BrokenPipeError, wire.WireError, KeyError, TypeError) as error:
+            self.lost = self._kill_reason(error, "the check")
+            raise SandboxLost(self.lost) from None
+        if "error" in reply:
+            raise _raised(reply["error"], op)
+        return result
+
+    def _reply(self, reply: dict, blobs: list[bytes]) -> Any:
+        for handle, node in reply.get("updates", []):
+            if handle in self.arrays:
+                self.arrays[handle].assign(wire.node_array(node, blobs))
+        if "error" in reply:
+            error = reply["error"]
+            if not isinstance(error, dict) or not all(isinstance(error.get(k), str) for k in ("kind", "type", "message")):
+                raise wire.WireError("an error reply without kind, type and message")
+            return None
+        return wire.decode(reply["ok"], blobs, lambda node: self._tagged(node, blobs))
+
+    def _encode_other(self, value: Any, enc: wire.Encoder) -> Any:
+        if isinstance(value, Remote):
+            if value._sandbox is not self:
+                raise SandboxLost("a handle from a sandbox that was replaced was used")
+            return {"handle": value._handle}
+        if isinstance(value, RemoteMethod):
+            return {"method": self._encode_other(value.owner, enc)["handle"], "name": value.name}
+        if isinstance(value, np.ndarray):
+            handle = self.ids.get(id(value))
+            if handle is not None and handle in self.arrays and self.arrays[handle].held() is value:
+                return {"handle": handle}
+            if not value.flags.writeable:
+                return wire.array_node(value, enc.blob, ref=None)  # a constant (a data set)
+            handle = next(self.counter)
+            self._share(handle, Shared.of_ours(value))
+            return wire.array_node(value, enc.blob, ref=handle)
+        raise TypeError(f"cannot send a {type(value).__name__} to the sandbox")
+
+    def _tagged(self, node: dict, blobs: list[bytes]) -> Any:
+        if "array" in node:
+            array, handle = wire.node_array(node, blobs), node.get("ref")
+            if type(handle) is not int:
+                raise wire.WireError("an array without a handle")
+            shared = self.arrays.get(handle)
+            if shared is None:
+                shared = self._share(handle, Shared.of_theirs(array))
+            else:
+                shared.assign(array)
+            held = shared.hold()
+            self.ids[shared.key] = handle
+            return held
+        if "handle" in node:
+            handle, kind = node["handle"], node.get("type", "object")
+            if type(handle) is not int or type(kind) is not str:
+                raise wire.WireError("a malformed handle")
+            proxy = self._proxy(handle, kind[:80], node.get("callable") is True)
+            methods = node.get("methods", [])
+            if not isinstance(methods, list) or not all(type(name) is str for name in methods):
+                raise wire.WireError("a malformed list of methods")
+            proxy.know_methods(methods[:100])
+            return proxy
+        if "method" in node:
+            handle, name = node["method"], node.get("name")
+            if type(handle) is not int or type(name) is not str:
+                raise wire.WireError("a malformed method")
+            return RemoteMethod(self._proxy(handle, "object", False), name)
+        raise wire.WireError(f"an unknown value {sorted(node)[:3]}")
+
+    def _proxy(self, handle: int, kind: str, is_callable: bool) -> Remote:
+        proxy = self.proxies.get(handle)
+        if proxy is None:
+            proxy = (RemoteCallable if is_callable else Remote)(self, handle, kind)
+            self.proxies[handle] = proxy
+            weakref.finalize(proxy, self._release, handle)
+        self.released.discard(handle)
+        return proxy
+
+    def _release(self, handle: int) -> None:
+        if handle not in self.proxies and handle not in self.arrays:
+            self.released.add(handle)
+
+    def _share(self, handle: int, shared: Shared) -> Shared:
+        self.arrays[handle] = shared
+        self.ids[shared.key] = handle
+        self.released.discard(handle)
+        return shared
+
+    # -- deadlines and deaths
+    def _wait(self, readable: bool) -> None:
+        fd = self._replies if readable else self._requests
+        remaining = None if self.deadline is None else self.deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise TimeoutError
+        ready = select.select([fd], [], [], remaining) if readable else select.select([], [fd], [], remaining)
+        if not any(ready):
+            raise TimeoutError
+
+    def _wait_readable(self) -> None:
+        self._wait(True)
+
+    def _wait_writable(self) -> None:
+        self._wait(False)
+
+    def _kill_reason(self, error: BaseException, during: str) -> str:
+        process = self.process
+        if isinstance(error, TimeoutError) and process is not None:
+            where = self._where_stuck(process)
+            self.stop()
+            return f"timed out after {self.seconds:g} s (the sandbox was stopped during {during}){where}"
+        if isinstance(error, wire.WireError):
+            self.stop()
+            return f"the sandbox sent a message that is not valid: {error}"
+        code = process.wait(timeout=10) if process is not None else None
+        fault = self._fault_text()
+        self.stop()
+        if code is None:
+            return f"the sandbox was lost during {during}"
+        if code >= 0:
+            return f"the sandbox ended during {during}: it exited with code {code}" + fault
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        why = {"SIGKILL": " (the memory limit, the operating system's out-of-memory killer, or the submission itself)",
+               "SIGXCPU": f" (its CPU-time limit of {self.limits.cpu_s:g} s)",
+               "SIGSEGV": " (a segmentation fault)"}.get(name, "")
+        return f"the sandbox ended during {during}: killed by signal {name}{why}" + fault
+
+    def _where_stuck(self, process: subprocess.Popen) -> str:
+        try:
+            process.send_signal(signal.SIGUSR1)  # faulthandler in the sandbox prints its stack to the log
+            time.sleep(0.3)
+        except (ProcessLookupError, PermissionError):
+            return ""
+        frames = self._frames(self.log_path.read_text(errors="replace") if self.log_path.exists() else "")
+        return f"\n  was running: {frames[0]}" if frames else ""
+
+    def _frames(self, text: str) -> list[str]:
+        """faulthandler's frames in the submission's files (innermost first), as the student knows the paths."""
+        copy = str(self.folder / "sub")
+        frames = re.findall(r'File "([^"]+)", line (\d+)', text)
+        shown = [(path, int(line)) for path, line in frames if path.startswith(copy + os.sep)]
+        return [f"{path.removeprefix(copy + os.sep)}:{line}: "  # as the student names it (docs/grading.md)
+                f"{linecache.getline(path.replace(copy, self.original), line).strip()}" for path, line in shown]
+
+    def _fault_text(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        if "Fatal Python error" not in text:
+            return ""
+        first = text[text.index("Fatal Python error"):].splitlines()[0].replace("Fatal Python error: ", "")
+        frames = self._frames(text)
+        return f": {first}" + (f"\n  at {frames[0]}" if frames else "")
+
+    # -- the folder the sandbox sees
+    def _prepare(self) -> dict:
+        lib, sub = self.folder / "lib", self.folder / "sub"
+        for name in ("lib", "sub", "work"):
+            (self.folder / name).mkdir(mode=0o755)
+        (lib / "nn_harness").mkdir()
+        shutil.copy(PACKAGE / "__init__.py", lib / "nn_harness" / "__init__.py")
+        shutil.copytree(PACKAGE / "sandbox", lib / "nn_harness" / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+        _copy_drivers(lib)
+        source = submission_source(self.target)
+        self.original = str(source.parent if source else Path(self.target).resolve().parent)
+        target = copy_submission(source, sub) if source else self.target
+        shown = {str(sub): self.original}
+        public = {str(sub) + os.sep: ""}  # in messages: its files as the student names them (layers.py, pkg/mod.py)
+        mode = notebook.mode_for(self.target, self.notebook_cells)
+        if source and mode:
+            target, shown = self._convert(source, mode, sub), {str(sub / _generated(source)): str(source), **shown}
+            public = {str(sub / _generated(source)): source.name, **public}
+        api = self.api
+        if api.endswith(".toml") and Path(api).is_file():  # the grader's own profile: the sandbox reads a copy
+            course = self.folder / "profiles"
+            course.mkdir(mode=0o755)
+            for toml in Path(api).resolve().parent.glob("*.toml"):  # with the files it may extend
+                shutil.copy(toml, course / toml.name)
+            api, shown[str(course)] = str(course / Path(api).name), str(Path(api).resolve().parent)
+            public[str(course) + os.sep] = ""
+        numpy = Path(np.__file__).resolve().parent
+        dirs = {"numpy": str(numpy)}
+        if (numpy.parent / "numpy.libs").is_dir():
+            dirs["numpy.libs"] = str(numpy.parent / "numpy.libs")
+        paths = sysconfig.get_paths()
+        hide = sorted({os.path.join(paths["stdlib"], "site-packages"), paths["purelib"], paths["platlib"]})
+        return {"root": str(self.folder), "target": str(target), "copy": str(sub), "shown": shown, "public": public, "api": api,
+                "stdlib": paths["stdlib"], "numpy": dirs, "hide": hide,
+                "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s, "file_mb": self.limits.file_mb,
+                "processes": self.limits.processes, "uid": UID_BASE + os.getpid() % 100_000}
+
+
+    def _convert(self, source: Path, mode: str, sub: Path) -> Path:
+        """A notebook becomes a generated module beside the copy; its trusted facts stay here, for the header."""
+        self.converted = notebook.convert(source, mode)
+        self.converted.remember()
+        generated = sub / _generated(source)
+        generated.write_text(self.converted.module_text())
+        return generated
+
+
+def _generated(source: Path) -> str:
+    """The generated module's file name (never the student's own: `homework.ipynb` -> `homework_ipynb.py`)."""
+    return f"{source.stem}_{source.suffix[1:]}.py"
+
+
+def beside(obj: Any, service: str) -> Any:
+    """The harness's sandbox-side module `service` (nn_harness/sandbox/__init__.py SERVICES) in the process where `obj`
+    lives: through its sandbox for a handle, imported here for an object of this process (the meta-tests')."""
+    if isinstance(obj, RemoteMethod):
+        obj = obj.owner
+    if isinstance(obj, Remote):
+        return obj._sandbox.service(service)
+    return importlib.import_module(SERVICES[service])
+
+
+def _hello(info: dict, uid: int | None) -> Hello:
+    """The sandbox's report as plain, typed data (it is the submission's process: nothing it says is taken as is)."""
+    header = info.get("header")
+    return Hello(ok=info.get("ok") is True, origin=str(info.get("origin"))[:500],
+                 error=None if info.get("error") is None else str(info["error"])[:4000],
+                 header=[str(line)[:500] for line in header[:50]] if isinstance(header, list) else [],
+                 style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid,
+                 skipped=_skipped(info.get("skipped")))
+
+
+def _skipped(value: Any) -> list[list]:
+    """A notebook's failed statements as the sandbox reports them: [cell, line, error] with int, int, short text."""
+    entries = value[:200] if isinstance(value, list) else []
+    return [[entry[0], entry[1], str(entry[2])[:300]] for entry in entries
+            if isinstance(entry, list) and len(entry) == 3 and type(entry[0]) is int and type(entry[1]) is int]
+
+
+def _raised(error: dict, op: str) -> BaseException:
+    message = error["message"]
+    if error["kind"] == "check":
+        return CheckFailure(message)
+    if error["kind"] == "attribute" and op == "getattr":
+        return AttributeError(message)
+    frame = error.get("frame")
+    where = None
+    if isinstance(frame, list) and len(frame) == 3:
+        where = f"{str(frame[0])[:300]}:{frame[1]}: {str(frame[2])[:300]}"
+    return RaisedInSubmission(str(error["type"]), message, where)
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _uid_of(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------ the submission's files
+
+def submission_source(target: str) -> Path | None:
+    """The file or package folder `target` names (a path, or a module name found on sys.path without importing
+    it); None when there is none (the sandbox then reports the import error)."""
+    path = Path(target)
+    if path.suffix in (".py", ".ipynb") or path.is_dir():
+        return path.resolve() if path.exists() else None
+    parts = target.split(".")
+    search = None
+    for depth, name in enumerate(parts):
+        spec = importlib.machinery.PathFinder.find_spec(name, search)
+        if spec is None or spec.origin is None:
+            return None
+        origin = Path(spec.origin)
+        if depth == len(parts) - 1:
+            return origin.parent if origin.name == "__init__.py" else origin
+        search = list(spec.submodule_search_locations or [])
+    return None
+
+
+def copy_submission(source: Path, into: Path) -> Path:
+    """The submission as the sandbox imports it: a package folder, or a file with its sibling modules and
+    packages (students split code over files); never the grader's own folders."""
+    grader = {PROJECT / name for name in ("impl", "reference", "nn_harness", "tests", "bench", ".git")}
+    budget = [COPY_LIMIT]
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        skipped = []
+        for name in names:
+            path = Path(folder) / name
+            size = path.stat().st_size if path.is_file() else 0
+            if name in ("__pycache__", ".git") or budget[0] < size:
+                skipped.append(name)
+            budget[0] -= size
+        return skipped
+
+    if source.is_dir():
+        shutil.copytree(source, into / source.name, ignore=ignore, symlinks=False)
+        return into / source.name
+    for sibling in source.parent.iterdir():
+        if sibling == source or sibling.suffix == ".py" and sibling.is_file():
+            shutil.copy(sibling, into / sibling.name)
+        elif sibling.is_dir() and (sibling / "__init__.py").is_file() and sibling.resolve() not in grader \
+                and source.parent.resolve() != PROJECT:
+            shutil.copytree(sibling, into / sibling.name, ignore=ignore)
+    return into / source.name
+
+
+def _copy_drivers(lib: Path) -> None:
+    """Drivers other packages register (nn_harness.drivers): their module and dist-info, beside the harness."""
+    for point in entry_points(group="nn_harness.drivers"):
+        dist = getattr(point, "dist", None)
+        info = getattr(dist, "_path", None)
+        spec = importlib.machinery.PathFinder.find_spec(point.module.split(".")[0])
+        if info is None or spec is None or spec.origin is None:
+            continue
+        shutil.copytree(info, lib / Path(info).name, dirs_exist_ok=True)
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            shutil.copytree(origin.parent, lib / origin.parent.name, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(origin, lib / origin.name)

@@ -1,0 +1,327 @@
+"""Notebook submissions, trusted side: `--impl homework.ipynb` (or a `.py` exported from one, `# %%` / `# In[ ]:`
+cells, with `--notebook-cells` given) becomes a plain generated module, which is what the sandbox imports.
+
+Reading a notebook is parsing data (nbformat, then `ast`): nothing of it runs here. The generated module hands the
+cells to nn_harness/sandbox/cells.py, which runs them in the sandbox statement by statement. What is taken:
+  - magics (`%matplotlib inline`) and shell lines (`!pip install ...`) become `pass`; a `%%` cell is dropped;
+  - a cell that does not parse is split at its top-level lines (column 0): the blocks that parse are kept, the
+    others are skipped and named (cell number and SyntaxError), so an unfinished line costs the class it is in;
+  - `definitions` (the default) keeps only top-level definitions (`is_definition`), so training loops, plots,
+    downloads and `input()` never run; `all` keeps every statement.
+Cells are numbered as a notebook shows them: every cell counts (markdown too), from 1; for a `.py`, the sections
+between markers, from 1 (a preamble of comments only, e.g. nbconvert's `# coding: utf-8`, is not a cell).
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODES = {"definitions": "top-level imports, classes, functions and constants only",
+         "all": "every statement of every code cell"}
+SIZE_LIMIT = 100 * 1024 * 1024  # bytes of a notebook read on the trusted side
+SHOWN_SKIPS = 20  # skipped statements named in the report header
+_MAGIC = re.compile(r"^(\s*)(?:%{1,2}[A-Za-z]|!(?!=))")  # IPython's `%magic`, `%%magic`, `!shell`
+_MARKER = re.compile(r"^# ?(?:%%|In\[[\d ]*\]:)(.*)$")  # jupytext/VS Code `# %%`, nbconvert `# In[3]:`
+_DEFINED = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)")
+# Expressions that compute nothing worth fearing: literals, names, operators, containers, attribute reads, lambdas.
+_SIMPLE = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp,
+           ast.BoolOp, ast.Compare, ast.IfExp, ast.Subscript, ast.Slice, ast.Starred, ast.JoinedStr,
+           ast.FormattedValue, ast.keyword, ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+
+
+def validate(mode: str) -> str:
+    """`mode` when it is one of MODES; ValueError naming the choices otherwise."""
+    if mode not in MODES:
+        raise ValueError(f"{mode!r} is not one of {', '.join(MODES)}")
+    return mode
+
+
+def mode_for(target: str, requested: str | None) -> str | None:
+    """How `target` is converted, or None when it is imported as is: a notebook always (`definitions` unless
+    asked otherwise); a `.py` only when `--notebook-cells` was given, since a plain module must stay a module."""
+    suffix = Path(target).suffix
+    if suffix == ".ipynb":
+        return validate(requested or "definitions")
+    return validate(requested) if suffix == ".py" and requested else None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A statement (or block) left out, and why: shown in the report header."""
+
+    cell: int
+    line: int
+    error: str
+
+    def __str__(self) -> str:
+        return f"cell {self.cell}, line {self.line} ({self.error})"
+
+
+@dataclass(frozen=True)
+class Cell:
+    number: int
+    label: str  # the file name tracebacks show: `homework.ipynb, cell 7`, or the exported `homework.py`
+    first: int  # its first line in the label's numbering (1 in a notebook's cell; the file's line in a .py)
+    text: str  # as the student wrote it
+    code: str  # magics and shell lines made `pass` (same line numbers)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A block of a cell that parses, and which of its top-level statements are taken."""
+
+    cell: Cell
+    first: int  # in the label's numbering
+    source: str
+    tree: ast.Module
+    kept: list[int] | None  # None: all
+
+    def data(self) -> tuple:
+        return self.cell.number, self.first, self.cell.label, self.source, self.kept
+
+
+@dataclass
+class Converted:
+    """A notebook as the sandbox will run it, and what was left out before it runs."""
+
+    source: Path
+    mode: str
+    code_cells: int
+    chunks: list[Chunk] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    unparsed: list[tuple[int, int, str, list[str]]] = field(default_factory=list)  # with names they seem to define
+    texts: dict[str, str] = field(default_factory=dict)  # label -> cell text, for linecache (notebooks)
+
+    @property
+    def taken(self) -> int:
+        return len({chunk.cell.number for chunk in self.chunks})
+
+    def module_text(self) -> str:
+        """The generated module: data, and one call into nn_harness/sandbox/cells.py."""
+        return (f'"""{self.source.name} as nn-harness runs it ({self.mode}): generated by nn_harness/sandbox/notebook.py."""\n\n'
+                "from nn_harness.sandbox.cells import run as _nn_harness_run\n\n"
+                f"__notebook_skipped__, __missing__ = _nn_harness_run(\n    globals(), __file__, {self.mode!r},\n"
+                f"    {[chunk.data() for chunk in self.chunks]!r},\n    {self.unparsed!r},\n    {self.texts!r})\n"
+                "del _nn_harness_run\n")
+
+    def header(self, ran: list[Skip]) -> str:
+        """The report header's line: cells, taken, and every skip (here, and the sandbox's `ran`)."""
+        skips = sorted([*self.skipped, *ran], key=lambda s: (s.cell, s.line))
+        shown = ", ".join(map(str, skips[:SHOWN_SKIPS])) + (f", and {len(skips) - SHOWN_SKIPS} more"
+                                                             if len(skips) > SHOWN_SKIPS else "")
+        return (f"notebook: {self.code_cells} code cells, {self.taken} taken ({self.mode}), "
+                + (f"{len(skips)} skipped: {shown}" if skips else "none skipped"))
+
+    def statements(self) -> list[tuple[str, ast.stmt]]:
+        """(file as the student knows it, statement) for every statement taken, with its own line numbers."""
+        taken = []
+        for chunk in self.chunks:
+            body = [chunk.tree.body[i] for i in chunk.kept] if chunk.kept is not None else chunk.tree.body
+            taken += [(str(self.source.parent / chunk.cell.label), node) for node in body]
+        return taken
+
+    def remember(self) -> None:
+        """The cells in this process's linecache too: a timed-out check shows the student's line."""
+        for label, text in self.texts.items():
+            path = str(self.source.parent / label)
+            linecache.cache[path] = (len(text), None, text.splitlines(True), path)
+
+
+def convert(path: Path, mode: str) -> Converted:
+    """The notebook (or exported .py) at `path`, converted; ValueError when it cannot be read as one."""
+    cells, code_cells = _read(path)
+    converted = Converted(path, validate(mode), code_cells)
+    blocks = []
+    for cell in cells:
+        parsed, failed = _blocks(cell)
+        blocks += parsed
+        converted.skipped += [skip for skip, _ in failed]
+        converted.unparsed += [(s.cell, s.line, s.error, names) for s, names in failed]
+    numpy = _numpy_names(tree for _, _, _, tree in blocks)
+    for cell, first, source, tree in blocks:
+        kept = None if mode == "all" else [i for i, node in enumerate(tree.body) if _taken(node, numpy)]
+        if tree.body if kept is None else kept:
+            line = cell.first + first - 1
+            converted.chunks.append(Chunk(cell, line, source, ast.increment_lineno(tree, line - 1), kept))
+    if path.suffix == ".ipynb":
+        converted.texts = {cell.label: cell.text for cell in cells}
+    return converted
+
+
+# ---------------------------------------------------------------------------------------------- what is taken
+
+def is_definition(node: ast.stmt, numpy: set[str]) -> bool:
+    """Taken in `definitions` mode: an import, a class or function (with its decorators), a `try` made only of
+    such (optional imports), or an assignment to names of a simple value: literals, names, attribute reads,
+    operators, containers, subscripts, lambdas, and calls of NumPy (`np.float64(1e-8)`,
+    `rng = np.random.default_rng(0)`) whose arguments are simple too. Any other call (training, loading data,
+    plotting, `input()`), loop, `if` or bare expression is left out."""
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        return True
+    if isinstance(node, ast.Try):
+        parts = [*node.body, *node.orelse, *node.finalbody, *(s for h in node.handlers for s in h.body)]
+        return all(isinstance(s, ast.Pass) or is_definition(s, numpy) for s in parts)
+    if isinstance(node, ast.Assign):
+        return all(_names_only(target) for target in node.targets) and _simple(node.value, numpy)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Name) and (node.value is None or _simple(node.value, numpy))
+    return False
+
+
+def _taken(node: ast.stmt, numpy: set[str]) -> bool:
+    try:
+        return is_definition(node, numpy)
+    except RecursionError:  # an expression nested deeper than the recursion limit is no simple value
+        return False
+
+
+def _names_only(target: ast.expr) -> bool:
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_names_only(element) for element in target.elts)
+    return isinstance(target, ast.Name)
+
+
+def _simple(node: ast.AST, numpy: set[str]) -> bool:
+    if isinstance(node, ast.Lambda):
+        return True  # a function: defined, not run
+    if isinstance(node, ast.Call):
+        if _root(node.func) not in numpy:
+            return False
+    elif not isinstance(node, _SIMPLE):
+        return False
+    return all(_simple(child, numpy) for child in ast.iter_child_nodes(node))
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _numpy_names(trees: object) -> set[str]:
+    """Names the notebook binds to NumPy or a part of it (`np`, `numpy`, `npr`, `default_rng`), in any cell."""
+    names = set()
+    for tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.split(".")[0] == "numpy"}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "numpy":
+                names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+# ---------------------------------------------------------------------------------------------- parsing cells
+
+def _blocks(cell: Cell) -> tuple[list[tuple[Cell, int, str, ast.Module]], list[tuple[Skip, list[str]]]]:
+    """The cell's blocks that parse, as (cell, first line in the cell, source, tree); and the ones that do not (a
+    Skip, and the names they seem to define). A cell that parses is one block; one that does not is split at its
+    top-level lines, and from each start the longest run of them that parses is taken (adjacent blocks that do
+    not parse are one skip: a broken bracket splits into several)."""
+    lines = cell.code.splitlines(True)
+    whole = _parse(cell.code)
+    if isinstance(whole, ast.Module):
+        return [(cell, 1, cell.code, whole)], []
+    starts = sorted({0, *_top_level_starts(lines)})
+    bounds = [*starts[1:], len(lines)]
+    parsed, failed, i, failing = [], [], 0, False
+    while i < len(starts):
+        for j in range(len(starts) - 1, i - 1, -1):  # the last try is the block alone: `tree` is then its error
+            source = "".join(lines[starts[i]:bounds[j]])
+            tree = _parse(source)
+            if isinstance(tree, ast.Module):
+                parsed.append((cell, starts[i] + 1, source, tree))
+                i, failing = j + 1, False
+                break
+        else:
+            skip, names = _skip(cell, starts[i], tree), _names(lines[starts[i]:bounds[i]])
+            if failing:
+                skip, earlier = failed.pop()
+                names = earlier + names
+            failed.append((skip, names))
+            i, failing = i + 1, True
+    return parsed, failed
+
+
+def _parse(source: str) -> ast.Module | Exception:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:  # ValueError: a null byte
+        return error
+
+
+def _top_level_starts(lines: list[str]) -> list[int]:
+    """Lines at column 0 that may begin a statement (not blank, not a comment, not the `def` under a decorator)."""
+    starts, decorated = [], False
+    for index, line in enumerate(lines):
+        if line.strip() and line[0] not in " \t#":
+            if not decorated:
+                starts.append(index)
+            decorated = line.startswith("@")
+    return starts
+
+
+def _skip(cell: Cell, start: int, error: Exception) -> Skip:
+    if isinstance(error, SyntaxError):
+        return Skip(cell.number, cell.first + start + (error.lineno or 1) - 1, f"SyntaxError: {error.msg}")
+    return Skip(cell.number, cell.first + start, f"{type(error).__name__}: {error}")
+
+
+def _names(lines: list[str]) -> list[str]:
+    """The classes and functions a block that does not parse seems to define (their checks say why they are missing)."""
+    return [match.group(1) for line in lines if (match := _DEFINED.match(line))]
+
+
+# ---------------------------------------------------------------------------------------------- reading files
+
+def _read(path: Path) -> tuple[list[Cell], int]:
+    """The code cells, and how many code cells there are (a `%%` cell counts, but has nothing to take)."""
+    if path.stat().st_size > SIZE_LIMIT:
+        raise ValueError(f"{path.name} is larger than {SIZE_LIMIT // 2**20} MB")
+    sections = _notebook_sections(path) if path.suffix == ".ipynb" else _script_sections(path)
+    cells = [Cell(number, label, first, text, _without_magics(text))
+             for number, label, first, text in sections if not text.lstrip().startswith("%%")]
+    return cells, len(sections)
+
+
+def _notebook_sections(path: Path) -> list[tuple[int, str, int, str]]:
+    import nbformat  # here: it takes 0.3 s to import, and only a notebook needs it (never in the sandbox)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing cell id or an old format is no reason to refuse it
+            notebook = nbformat.read(path, as_version=4)
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds; each means "not a notebook"
+        raise ValueError(f"{path.name} is not a notebook nbformat can read: {type(error).__name__}: {error}") from None
+    return [(number, f"{path.name}, cell {number}", 1, cell.source)
+            for number, cell in enumerate(notebook.cells, start=1) if cell.cell_type == "code"]
+
+
+def _script_sections(path: Path) -> list[tuple[int, str, int, str]]:
+    """The code sections of an exported .py, between `# %%` / `# In[ ]:` markers (`# %% [markdown]` is not code)."""
+    lines = path.read_text(errors="replace").splitlines(True)
+    starts = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+    if not starts or any(_code(line) for line in lines[:starts[0]]):
+        starts = [0, *starts]
+    bounds = [*starts[1:], len(lines)]
+    sections = []
+    for number, (start, end) in enumerate(zip(starts, bounds, strict=True), start=1):
+        marker = _MARKER.match(lines[start])
+        if marker and re.search(r"\[(markdown|md)\]", marker.group(1)):
+            continue
+        sections.append((number, path.name, start + 1, "".join(lines[start:end])))
+    return sections
+
+
+def _code(line: str) -> bool:
+    return bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+def _without_magics(text: str) -> str:
+    """Magic and shell lines as `pass` at their indentation: the cell keeps its line numbers and its blocks."""
+    lines = text.splitlines(True)
+    return "".join(f"{magic.group(1)}pass\n" if (magic := _MAGIC.match(line)) else line for line in lines)
