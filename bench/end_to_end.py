@@ -2,7 +2,7 @@
 
     python bench/end_to_end.py [--mnist-dir DIR] [--models mlp,cnn] [--epochs N] [--seed S] [--plot curves.png]
 
-Both frameworks get the same initial parameters (nn_harness.sandbox.training.init_parameters with the same seed), the same
+Both frameworks get the same initial parameters (nn_harness.sandbox.training.initial_values with the same seed), the same
 batches in the same order and the recipe's hyperparameters (nn_harness.training.recipes.RECIPES). PyTorch runs as plain
 torch.nn + torch.optim.SGD in float32. Prints test accuracy, wall time, time per epoch and the impl/torch ratio.
 Run from the repository root (the root is put on sys.path so `impl` and `harness` import).
@@ -30,6 +30,7 @@ from nn_harness.sandbox.training import (  # noqa: E402 - the loop the sandbox r
     TrainResult,
     batches,
     init_parameters,
+    initial_values,
     make_optimizer,
     train,
 )
@@ -40,7 +41,9 @@ from nn_harness.training.recipes import plot_curves, recipe_for  # noqa: E402
 def train_torch(model_name: str, data, recipe, *, seed: int, progress: bool) -> TrainResult:
     """The same model, init, batches and hyperparameters in plain PyTorch (float32)."""
     model = MODEL_BUILDERS[model_name](torch.nn)
-    init_parameters(model, seed)
+    with torch.no_grad():
+        for p, v in zip(model.parameters(), initial_values([tuple(p.shape) for p in model.parameters()], seed)):
+            p.copy_(torch.from_numpy(v).to(p.dtype))
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss()
     x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)

@@ -136,18 +136,15 @@ MODEL_NEEDS = {"mlp": ("Sequential", "Flatten", "Linear", "ReLU", "CrossEntropyL
 MODEL_LABELS = {"mlp": "Linear-model (MLP)", "cnn": "Conv2d-model (CNN)"}
 
 
-def init_parameters(model: Any, seed: int) -> list[np.ndarray]:
-    """Overwrite every parameter in place with torch-style init from np.random.default_rng(seed).
+def initial_values(shapes: list[tuple[int, ...]], seed: int) -> list[np.ndarray]:
+    """torch-style initial values for parameters of these shapes, in order, from np.random.default_rng(seed).
 
     uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = prod(shape[1:]) for a weight (ndim >= 2); a bias uses the
-    fan_in of the weight just before it. Works for NumPy arrays (`p[...] = v`) and torch tensors (`copy_`).
-    Returns the values written (float64), so the same init can be given to another framework's model.
+    fan_in of the weight just before it. float64, so the same init can be given to another framework's model.
     """
     rng = np.random.default_rng(seed)
-    params = list(model.parameters())
     values, fan_in = [], None
-    for i, p in enumerate(params):
-        shape = tuple(p.shape)
+    for i, shape in enumerate(shapes):
         if len(shape) >= 2:
             fan_in = int(np.prod(shape[1:]))
         elif fan_in is None:
@@ -156,33 +153,24 @@ def init_parameters(model: Any, seed: int) -> list[np.ndarray]:
                 "model.parameters() should list each layer's weight before its bias"
             )
         bound = 1.0 / math.sqrt(fan_in)
-        v = rng.uniform(-bound, bound, size=shape)
-        _assign(p, v)
-        values.append(v)
+        values.append(rng.uniform(-bound, bound, size=shape))
+    return values
+
+
+def init_parameters(model: Any, seed: int) -> list[np.ndarray]:
+    """Overwrite every parameter of a NumPy model in place with `initial_values`; returns the values written."""
+    params = list(model.parameters())
+    values = initial_values([tuple(p.shape) for p in params], seed)
+    for p, v in zip(params, values):
+        p[...] = v.astype(p.dtype)
     # parameters() must hand out the arrays themselves, else the optimizer's updates would be lost too.
     for i, (p, v) in enumerate(zip(model.parameters(), values)):
-        if not np.allclose(_to_numpy(p), v, atol=1e-6):
+        if not np.allclose(p, v, atol=1e-6):
             raise CheckFailure(
                 f"model.parameters()[{i}] (shape {tuple(p.shape)}) did not keep a value written in place: "
                 "parameters() must return the parameter arrays themselves, not copies"
             )
     return values
-
-
-def _assign(p: Any, v: np.ndarray) -> None:
-    if isinstance(p, np.ndarray):
-        p[...] = v.astype(p.dtype)
-    else:  # torch tensor
-        import torch
-
-        with torch.no_grad():
-            p.copy_(torch.from_numpy(v).to(p.dtype))
-
-
-def _to_numpy(p: Any) -> np.ndarray:
-    if isinstance(p, np.ndarray):
-        return p
-    return p.detach().cpu().numpy()
 
 
 # --------------------------------------------------------------------------------------------------- optimizer

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox.adapters.base import Adapter, Layer, Namespace, NotExpressible
+from nn_harness.sandbox.adapters.base import Adapter, Layer, Namespace
 from nn_harness.sandbox.adapters.cached_backward import CachedBackward
 from nn_harness.sandbox.adapters.cs231n import CS231n
 from nn_harness.sandbox.adapters.module_grad import ModuleGrad
 from nn_harness.sandbox.adapters.native import Native
 from nn_harness.sandbox.adapters.objects import Objects
-from nn_harness.sandbox.adapters.profile import Profile, ProfileError, load, shipped
+from nn_harness.sandbox.adapters.profile import NotExpressible, Profile, ProfileError, load, shipped
 from nn_harness.sandbox.adapters.torch7 import Torch7
 from nn_harness.sandbox.adapters.update_only import UpdateOnly
 from nn_harness.sandbox.loading import Implementation

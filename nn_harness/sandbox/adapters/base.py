@@ -19,13 +19,6 @@ from nn_harness.sandbox.adapters.profile import Profile
 from nn_harness.sandbox.student import CheckFailure, describe
 
 
-class NotExpressible(Exception):
-    """Raised for constructor arguments (or a mode) the course style cannot express; the check reports it."""
-
-    def __init__(self, style: str, what: str) -> None:
-        super().__init__(f"{what}: not expressible in {style} style")
-
-
 class Namespace:
     """The object the checks use as `nn`: the contract's names, bound to wrappers around the submission."""
 

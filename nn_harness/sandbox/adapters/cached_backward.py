@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox.adapters.base import Adapter, Criterion, Layer, NotExpressible, uniform
+from nn_harness.sandbox.adapters.base import Adapter, Criterion, Layer, uniform
+from nn_harness.sandbox.adapters.profile import NotExpressible
 
 STYLE = "cached-backward"
 REG = 0.25  # the L2 strength Linear is built with (when it takes `reg`): 2*reg = 0.5, so removing the term is exact

@@ -16,12 +16,11 @@ from nn_harness.sandbox.adapters.base import (
     Binder,
     Criterion,
     Layer,
-    NotExpressible,
     pair,
     unbiased_running_var,
     uniform,
 )
-from nn_harness.sandbox.adapters.profile import Profile
+from nn_harness.sandbox.adapters.profile import NotExpressible, Profile
 from nn_harness.sandbox.student import CheckFailure, add_into, describe
 
 STYLE = "cs231n"

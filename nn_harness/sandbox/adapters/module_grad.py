@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox.adapters.base import Adapter, Binder, Criterion, Delegated, NotExpressible
-from nn_harness.sandbox.adapters.profile import Profile
+from nn_harness.sandbox.adapters.base import Adapter, Binder, Criterion, Delegated
+from nn_harness.sandbox.adapters.profile import NotExpressible, Profile
 
 STYLE = "module-grad"
 DEFAULT_EPS = 1e-15  # the notebook's CrossEntropy clips probabilities to [EPS, 1 - EPS]

@@ -50,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox.adapters.base import Adapter, Binder, Criterion, Layer, NotExpressible, pair, uniform
-from nn_harness.sandbox.adapters.profile import CONTRACT_ARGUMENTS, CONTRACT_DEFAULTS, Profile, ProfileError
+from nn_harness.sandbox.adapters.base import Adapter, Binder, Criterion, Layer, pair, uniform
+from nn_harness.sandbox.adapters.profile import CONTRACT_ARGUMENTS, CONTRACT_DEFAULTS, NotExpressible, Profile, ProfileError
 from nn_harness.sandbox.adapters.update_only import LEARN_RATE  # gradients recovered from an update: the same exact step
 from nn_harness.sandbox.student import CheckFailure, add_into, describe
 

@@ -53,6 +53,13 @@ class ProfileError(ValueError):
     """A profile that cannot be used: the message names the file and the key."""
 
 
+
+class NotExpressible(Exception):
+    """Raised for constructor arguments (or a mode) the course style cannot express; the check reports it."""
+
+    def __init__(self, style: str, what: str) -> None:
+        super().__init__(f"{what}: not expressible in {style} style")
+
 @dataclass(frozen=True)
 class Rules:
     """Which rules of the contract this course asks for."""
@@ -101,8 +108,6 @@ class Profile:
         which contract arguments it takes, in its order). An argument the course constructor does not take must be
         at the value the course implies: torch's default, or the one value [narrow] gives it ('same' padding,
         stride = kernel_size); else NotExpressible. Dropout's p is converted when the course's p is the KEEP one."""
-        from nn_harness.sandbox.adapters.base import NotExpressible
-
         given = {**dict(zip(CONTRACT_ARGUMENTS.get(layer, ()), args)), **kwargs}
         takes = self.constructors.get(layer, ())
         defaults = CONTRACT_DEFAULTS.get(layer, {})

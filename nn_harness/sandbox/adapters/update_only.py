@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox.adapters.base import Adapter, Criterion, Layer, NotExpressible, pair, uniform
+from nn_harness.sandbox.adapters.base import Adapter, Criterion, Layer, pair, uniform
+from nn_harness.sandbox.adapters.profile import NotExpressible
 from nn_harness.sandbox.student import CheckFailure
 
 STYLE = "update-only"
