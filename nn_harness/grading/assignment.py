@@ -20,12 +20,15 @@ import pytest
 
 from nn_harness.cases.profiles import PROFILES
 from nn_harness.grading import points
+from nn_harness.sandbox import packages
 from nn_harness.sandbox.notebook import MODES
 
 OPTION = "--assignment / NN_ASSIGNMENT"
 TABLES = ("assignment", "points", "layers", "visibility")
 OWN_KEYS = ("name", "layers")  # [assignment]'s keys besides the harness options
 NUMBERS = ("check_timeout", "memory_limit_mb")  # options given as numbers (or their text)
+BOOLEANS = ("numpy_aliases",)  # options given as true or false (or their text)
+LISTS = ("allow",)  # options given as lists of names (or their comma-separated text)
 PATHS = ("mnist_dir", "plots", "repro_dir", "grade_json", "html", "weights")  # relative to the assignment file
 
 
@@ -35,6 +38,8 @@ def _choices(name: str) -> tuple[str, ...]:
         return tuple(PROFILES)
     if name == "notebook_cells":
         return tuple(MODES)
+    if name in BOOLEANS:
+        return ("true", "false")
     return points.GRADE_OVER if name == "grade_over" else ()
 
 
@@ -75,6 +80,10 @@ def _option(path: Path, name: str, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise _error(path, key, f"{value!r}: expected a number >= 0")
         return f"{value:g}"
+    if name in BOOLEANS and isinstance(value, bool):
+        value = "true" if value else "false"
+    if name in LISTS:
+        return _names(path, key, value)
     if not isinstance(value, str) or not value:
         raise _error(path, key, f"{value!r}: expected a string")
     if _choices(name) and value not in _choices(name):
@@ -91,6 +100,18 @@ def _option(path: Path, name: str, value: Any) -> str:
         except adapters.ProfileError as error:
             raise _error(path, key, str(error)) from None
     return value
+
+
+def _names(path: Path, key: str, value: Any) -> str:
+    """A list of packages (or their comma-separated text) as the flag would give it, each one the sandbox can have."""
+    names = packages.names(value) if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(name, str) for name in names):
+        raise _error(path, key, f"{value!r}: expected a list of packages' import names")
+    try:
+        packages.resolve(tuple(names))
+    except ValueError as error:
+        raise _error(path, key, str(error)) from None
+    return ",".join(names)
 
 
 def _layers(path: Path, value: Any) -> tuple[str, ...]:

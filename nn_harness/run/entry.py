@@ -10,14 +10,15 @@ nn_harness/run/verdicts.py) are loaded by the checkout's conftest.py, only in ru
 
 import pytest
 
-from nn_harness.run.options import OPTIONS
+from nn_harness.run.options import FLAGS, OPTIONS
 from nn_harness.run.suite import ROOT, in_suite, run_suite
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nn-harness", "NumPy layer verification")
     for name, (env, _, text) in OPTIONS.items():
-        group.addoption(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"{text} [env {env}]")
+        flag = {"nargs": "?", "const": "true"} if name in FLAGS else {}
+        group.addoption(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"{text} [env {env}]", **flag)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -33,7 +33,15 @@ OPTIONS = {  # option: (environment variable, default, help)
     "notebook_cells": ("NN_NOTEBOOK_CELLS", "definitions", "what of a notebook (--impl x.ipynb) is run: definitions "
                        "(top-level imports, classes, functions, constants) or all; given for a .py, it is read as "
                        "cells exported from a notebook (# %%, # In[ ]:)"),
+    # what the submission's imports find in the sandbox (docs/grading.md): nn_harness/sandbox/imports.py, packages.py
+    "numpy_aliases": ("NN_NUMPY_ALIASES", None, "true or false (the flag alone: true): restore np.object, np.float, "
+                      "np.int, np.bool, np.complex, np.str as NumPy < 1.24 had them (the builtins) in the sandbox "
+                      "before the submission is imported (default: the course profile's [sandbox] numpy_aliases)"),
+    "allow": ("NN_ALLOW", None, "packages the submission may import in the sandbox, by import name, comma-separated "
+              "(scipy,skimage): bound read-only from the grader's environment with what they need; added to the "
+              "course profile's [sandbox] allow (torch, tensorflow, jax and the grader's own code are refused)"),
 }
+FLAGS = ("numpy_aliases",)  # true or false: the flag alone means true
 
 
 def option(config: pytest.Config, name: str) -> str | None:

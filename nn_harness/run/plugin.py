@@ -4,6 +4,7 @@ Every option can also be set by an environment variable (shown in --help); the c
 """
 
 import dataclasses
+import os
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -22,7 +23,7 @@ from nn_harness.checks.compare import CheckFailure
 from nn_harness.grading import points
 from nn_harness.report import repro
 from nn_harness.run import session_sandbox, suite
-from nn_harness.run.options import assignment_of, option
+from nn_harness.run.options import OPTIONS, assignment_of, option
 from nn_harness.sandbox import adapters, notebook
 from nn_harness.sandbox.client import SandboxLost
 from nn_harness.training import data
@@ -192,6 +193,9 @@ def reproduce_flags(config: pytest.Config, *, public: bool = False) -> str:
     flags = "".join(f" -p {name}" for name in given_plugins(config))
     flags += f" --impl {named(option(config, 'impl'))}"
     flags += f" --assignment {named(homework)}" if homework else ""
+    for name in ("numpy_aliases", "allow"):  # given outside the assignment file: whether the submission imports at all
+        value = config.getoption(name) or os.environ.get(OPTIONS[name][0])
+        flags += f" --{name.replace('_', '-')} {value}" if value else ""
     return flags + ("" if api == "native" else f" --api {named(api) if api.endswith('.toml') else api}")
 
 

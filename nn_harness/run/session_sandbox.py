@@ -27,8 +27,10 @@ import pytest
 
 from nn_harness.grading.points import shown_name
 from nn_harness.run.options import given, option
+from nn_harness.sandbox import adapters, packages
 from nn_harness.sandbox.adapters import profile as profiles
-from nn_harness.sandbox.client import Hello, Limits, Sandbox, SandboxLost
+from nn_harness.sandbox.client import COPY_LIMIT, Hello, Limits, Sandbox, SandboxLost
+from nn_harness.sandbox.imports import Settings
 from nn_harness.sandbox.loading import required
 from nn_harness.sandbox.notebook import Skip
 
@@ -92,6 +94,32 @@ class Submission:
         return self.sandbox.service(name)
 
 
+def import_settings(config: pytest.Config) -> Settings:
+    """What the sandbox offers the submission's imports: the course profile's [sandbox] table (a named profile's;
+    under --api auto none, as the profile is chosen only after the import), with the option numpy_aliases in place of
+    the profile's and the option allow added to the profile's. pytest.UsageError naming where a value came from when
+    it is unusable (a package refused or not installed here)."""
+    api = option(config, "api") or "native"
+    try:
+        course = adapters.profile_for(api) if api != "auto" else None
+    except adapters.ProfileError as error:
+        raise pytest.UsageError(f"--api / NN_API: {error}") from None
+    aliases = given(config, "numpy_aliases")
+    if aliases not in (None, "true", "false"):
+        raise pytest.UsageError(f"--numpy-aliases / NN_NUMPY_ALIASES: {aliases!r} is not true or false")
+    sources = [(packages.names(given(config, "allow")), "--allow / NN_ALLOW")]  # (an assignment's: checked at load)
+    if course is not None:
+        sources.insert(0, (course.sandbox.allow, f"profile {course.source}: sandbox.allow"))
+    for names, where in sources:
+        try:
+            packages.resolve(names)
+        except ValueError as error:
+            raise pytest.UsageError(f"{where}: {error}") from None
+    course_aliases = course is not None and course.sandbox.numpy_aliases
+    return Settings(numpy_aliases=course_aliases if aliases is None else aliases == "true",
+                    allow=tuple(dict.fromkeys(name for names, _ in sources for name in names)))
+
+
 class Isolation:
     """Registered in every process; the controller and the workers act by role."""
 
@@ -104,7 +132,7 @@ class Isolation:
         self.check_timeout = _float(explicit, "--check-timeout") if explicit else None
         limits = Limits(memory_mb=memory, import_s=max(self.check_timeout or Limits.import_s, 5.0))
         self.sandbox = Sandbox(option(config, "impl"), option(config, "api") or "native", limits,
-                               given(config, "notebook_cells"))
+                               given(config, "notebook_cells"), import_settings(config))
         self.submission = Submission(self.sandbox)
 
     def start(self) -> None:
@@ -207,9 +235,32 @@ def header_lines(config: pytest.Config, target: str, *, public: bool = False) ->
         why = lines[0] if lines and lines[0].startswith(("timed out", "the sandbox")) else lines[-1] if lines else ""
         return [f"implementation: {target} (IMPORT FAILED{': ' + why if why else ''})", *cells]
     who = f"uid {found.uid}" if found.uid is not None else "the grader's uid (not root)"
+    imports = _import_lines(found, guard(config).sandbox)
     if public:
-        return [f"implementation: {target}", *cells, *found.header, f"sandbox: {who}, {_public_view(found.view)}"]
-    return [f"implementation: {target} ({found.origin})", *cells, *found.header, f"sandbox: {who}, {found.view}"]
+        return [f"implementation: {target}", *cells, *found.header, f"sandbox: {who}, {_public_view(found.view)}",
+                *imports]
+    return [f"implementation: {target} ({found.origin})", *cells, *found.header, f"sandbox: {who}, {found.view}",
+            *imports]
+
+
+def _import_lines(found: Hello, sandbox: Sandbox) -> list[str]:
+    """What the submission's imports found in the sandbox: NumPy's old aliases, the packages allowed, the stand-ins
+    given for the ones it lacks; and what of the submission's folder was left out of its copy."""
+    lines = []
+    if sandbox.settings.numpy_aliases:
+        restored = ", ".join(f"np.{name}" for name in found.aliases) or "none (this NumPy has them all)"
+        lines.append(f"numpy aliases: {restored} restored as the builtins (code written for NumPy < 1.24)")
+    allowed = packages.resolve(sandbox.settings.allow).shown
+    if allowed:
+        lines.append("allowed packages: " + ", ".join(
+            name + (f" (with {', '.join(needs)})" if needs else "") for name, needs in allowed.items()))
+    if found.stand_ins:
+        lines.append("imports the sandbox has no module for (only what uses them fails): " + ", ".join(
+            f"{name} ({where}, {why})" for name, where, why in found.stand_ins))
+    if sandbox.not_copied:
+        shown = sandbox.not_copied[:10] + [f"and {len(sandbox.not_copied) - 10} more"] * (len(sandbox.not_copied) > 10)
+        lines.append(f"not copied into the sandbox (over its {COPY_LIMIT // 2**20} MB): {', '.join(shown)}")
+    return lines
 
 
 def _public_view(view: str) -> str:

@@ -23,6 +23,7 @@ import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -36,13 +37,15 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox import SERVICES, notebook, wire
+from nn_harness.sandbox import SERVICES, notebook, packages, wire
+from nn_harness.sandbox.imports import GRADERS, Settings
 from nn_harness.sandbox.student import CheckFailure, RaisedInSubmission
 
 PACKAGE = Path(__file__).resolve().parent.parent  # nn_harness/
 PROJECT = PACKAGE.parent
 FRAMEWORKS = {"torch": ("libtorch", "/torch/"), "tensorflow": ("tensorflow",), "jax": ("jaxlib", "/jax/")}
 COPY_LIMIT = 50 * 1024 * 1024  # bytes of a submission's folder copied into the sandbox
+COPY_ENTRIES = 10_000  # files and folders of a submission's folder looked at (a file given in a huge folder)
 UID_BASE = 200_000  # each sandbox runs as a uid of its own above this, when the grader is root
 
 
@@ -71,6 +74,8 @@ class Hello:
     view: str = ""
     uid: int | None = None
     skipped: list[list] = field(default_factory=list)  # a notebook's statements that failed: [cell, line, error]
+    aliases: list[str] = field(default_factory=list)  # NumPy aliases restored (numpy_aliases)
+    stand_ins: list[list[str]] = field(default_factory=list)  # [module, where it is imported, why it is absent]
 
 
 # --------------------------------------------------------------------------------------------------- handles
@@ -182,9 +187,12 @@ class Shared:
 class Sandbox:
     """One sandbox process at a time for one submission; replaced when it is lost."""
 
-    def __init__(self, target: str, api: str, limits: Limits, notebook_cells: str | None = None) -> None:
+    def __init__(self, target: str, api: str, limits: Limits, notebook_cells: str | None = None,
+                 settings: Settings | None = None) -> None:
         self.target, self.api, self.limits = target, api, limits
         self.notebook_cells = notebook_cells  # as given (--notebook-cells); None: a notebook's default, a .py as is
+        self.settings = settings or Settings()  # what the submission's imports find (numpy_aliases, allow)
+        self.not_copied: list[str] = []  # the submission's files left out of its copy (over the budget)
         self.converted: notebook.Converted | None = None  # a notebook, as the sandbox runs it
         self.process: subprocess.Popen | None = None
         self.lost: str | None = None
@@ -520,7 +528,7 @@ class Sandbox:
         _copy_drivers(lib)
         source = submission_source(self.target)
         self.original = str(source.parent if source else Path(self.target).resolve().parent)
-        target = copy_submission(source, sub) if source else self.target
+        target, self.not_copied = copy_submission(source, sub) if source else (self.target, [])
         shown = {str(sub): self.original}
         public = {str(sub) + os.sep: ""}  # in messages: its files as the student names them (layers.py, pkg/mod.py)
         mode = notebook.mode_for(self.target, self.notebook_cells)
@@ -536,13 +544,15 @@ class Sandbox:
             api, shown[str(course)] = str(course / Path(api).name), str(Path(api).resolve().parent)
             public[str(course) + os.sep] = ""
         numpy = Path(np.__file__).resolve().parent
-        dirs = {"numpy": str(numpy)}
+        libraries = {"numpy": str(numpy)}
         if (numpy.parent / "numpy.libs").is_dir():
-            dirs["numpy.libs"] = str(numpy.parent / "numpy.libs")
+            libraries["numpy.libs"] = str(numpy.parent / "numpy.libs")
+        libraries.update(packages.resolve(self.settings.allow).folders)
+        imports = {"numpy_aliases": self.settings.numpy_aliases, "installed": packages.installed()}
         paths = sysconfig.get_paths()
         hide = sorted({os.path.join(paths["stdlib"], "site-packages"), paths["purelib"], paths["platlib"]})
         return {"root": str(self.folder), "target": str(target), "copy": str(sub), "shown": shown, "public": public, "api": api,
-                "stdlib": paths["stdlib"], "numpy": dirs, "hide": hide,
+                "stdlib": paths["stdlib"], "libraries": libraries, "imports": imports, "hide": hide,
                 "memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s, "file_mb": self.limits.file_mb,
                 "processes": self.limits.processes, "uid": UID_BASE + os.getpid() % 100_000}
 
@@ -578,7 +588,20 @@ def _hello(info: dict, uid: int | None) -> Hello:
                  error=None if info.get("error") is None else str(info["error"])[:4000],
                  header=[str(line)[:500] for line in header[:50]] if isinstance(header, list) else [],
                  style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid,
-                 skipped=_skipped(info.get("skipped")))
+                 skipped=_skipped(info.get("skipped")), aliases=_names(info.get("aliases")),
+                 stand_ins=_stand_ins(info.get("stand_ins")))
+
+
+def _names(value: Any) -> list[str]:
+    """NumPy's aliases the sandbox says it restored: a few short names."""
+    return [entry[:20] for entry in (value[:10] if isinstance(value, list) else []) if isinstance(entry, str)]
+
+
+def _stand_ins(value: Any) -> list[list[str]]:
+    """The stand-ins the sandbox says it made: [module, where, why] with short texts."""
+    entries = value[:50] if isinstance(value, list) else []
+    return [[text[:300] for text in entry] for entry in entries
+            if isinstance(entry, list) and len(entry) == 3 and all(isinstance(text, str) for text in entry)]
 
 
 def _skipped(value: Any) -> list[list]:
@@ -633,32 +656,50 @@ def submission_source(target: str) -> Path | None:
     return None
 
 
-def copy_submission(source: Path, into: Path) -> Path:
-    """The submission as the sandbox imports it: a package folder, or a file with its sibling modules and
-    packages (students split code over files); never the grader's own folders."""
-    grader = {PROJECT / name for name in ("impl", "reference", "nn_harness", "tests", "bench", ".git")}
-    budget = [COPY_LIMIT]
+def copy_submission(source: Path, into: Path) -> tuple[Path, list[str]]:
+    """The submission as the sandbox imports it: a package folder, or a file with the whole folder it lies in
+    (students split code over modules, packages, namespace packages and data files), within COPY_LIMIT bytes: the
+    entry file always, then the Python files, then the rest, smallest first. (The copy's entry; the files left out,
+    as the student names them.)"""
+    top = source if source.is_dir() else source.parent
+    base = into / source.name if source.is_dir() else into
+    files, complete = _copyable(top)
+    files.sort(key=lambda item: (item[0] != source, item[0].suffix != ".py", item[1], item[0]))
+    budget, left_out = COPY_LIMIT, []
+    for file, size in files:
+        name = str(file.relative_to(top))
+        if file != source and size > budget:
+            left_out.append(name)
+            continue
+        budget -= size
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, base / name)
+    if not complete:
+        left_out.append(f"(the rest: the folder holds more than {COPY_ENTRIES} entries)")
+    return into / source.name, left_out
 
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        skipped = []
-        for name in names:
-            path = Path(folder) / name
-            size = path.stat().st_size if path.is_file() else 0
-            if name in ("__pycache__", ".git") or budget[0] < size:
-                skipped.append(name)
-            budget[0] -= size
-        return skipped
 
-    if source.is_dir():
-        shutil.copytree(source, into / source.name, ignore=ignore, symlinks=False)
-        return into / source.name
-    for sibling in source.parent.iterdir():
-        if sibling == source or sibling.suffix == ".py" and sibling.is_file():
-            shutil.copy(sibling, into / sibling.name)
-        elif sibling.is_dir() and (sibling / "__init__.py").is_file() and sibling.resolve() not in grader \
-                and source.parent.resolve() != PROJECT:
-            shutil.copytree(sibling, into / sibling.name, ignore=ignore)
-    return into / source.name
+def _copyable(top: Path) -> tuple[list[tuple[Path, int]], bool]:
+    """The regular files under `top` a copy may take, with their sizes, and whether that is all of them (at most
+    COPY_ENTRIES entries are looked at). Never the grader's own folders (a file given from the checkout), hidden ones
+    (.git, .venv, .ipynb_checkpoints: not what the submission imports), a sandbox's own folder (this copy, or another
+    submission's in the same temporary folder), nor a symbolic link (it could point anywhere on the grading machine)."""
+    grader = {PROJECT / name for name in GRADERS}
+    found, seen = [], 0
+    for folder, dirs, names in os.walk(top):
+        dirs[:] = sorted(name for name in dirs if _taken(Path(folder, name)) and Path(folder, name).resolve() not in grader)
+        for name in sorted(names):
+            info = os.lstat(Path(folder, name))
+            if _taken(Path(folder, name)) and stat.S_ISREG(info.st_mode):
+                found.append((Path(folder, name), info.st_size))
+        seen += len(dirs) + len(names)
+        if seen > COPY_ENTRIES:
+            return found, False
+    return found, True
+
+
+def _taken(path: Path) -> bool:
+    return not (path.name.startswith((".", "nn-sandbox-")) or path.name == "__pycache__" or path.is_symlink())
 
 
 def _copy_drivers(lib: Path) -> None:

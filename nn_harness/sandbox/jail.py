@@ -3,11 +3,13 @@
 Started by the trusted side (nn_harness/sandbox/client.py) as `python -I -S -B -c <bootstrap> <config>`, with a scrubbed
 environment and an empty temporary folder. Here, in order:
   1. View. As root, in mount and network namespaces of its own, it changes root to an empty tmpfs into which only
-     its own folder (NumPy bind-mounted into lib/), the standard library (site-packages, with torch, covered by an
-     empty tmpfs: `config["hide"]`) and the system's shared libraries are bind-mounted, each at its usual path.
-     The grader's checkout, data and results are not in it, wherever they are. Without root: NumPy is linked in,
+     its own folder (NumPy and the packages the course allows bind-mounted read-only into lib/:
+     `config["libraries"]`), the standard library (site-packages, with torch, covered by an empty tmpfs:
+     `config["hide"]`) and the system's shared libraries are bind-mounted, each at its usual path. The grader's
+     checkout, data and results are not in it, wherever they are. Without root: the libraries are linked into lib/,
      nothing is hidden (docs/grading.md says what that leaves open).
-  2. Path: the sandbox folder's lib (NumPy, this package), the standard library. Nothing else is importable.
+  2. Path: the sandbox folder's lib (NumPy, the allowed packages, this package), the standard library. Nothing else
+     is importable.
   3. NumPy and the sandbox server are imported; limits are set: address space, CPU seconds, file size, processes.
   4. As root: the process drops to an unprivileged uid/gid of its own; the parent's death kills it.
 Only the standard library is imported before step 2.
@@ -53,10 +55,11 @@ def _namespace_view(config: dict, libc: ctypes.CDLL) -> tuple[str, list[str]]:
     _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     network = "no network" if libc.unshare(CLONE_NEWNET) == 0 else "the machine's network"  # a loopback of its own
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, "making / private")
-    for name, source in config["numpy"].items():
+    for name, source in config["libraries"].items():
         target = os.path.join(root, "lib", name)
-        os.makedirs(target, exist_ok=True)
+        _mount_point(source, target)
         _mount(libc, source, target, None, MS_BIND | MS_REC, f"binding {name}")
+        _mount(libc, "none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, f"making {name} read-only")
     view = os.path.join(root, "view")
     os.mkdir(view, 0o700)
     _mount(libc, "tmpfs", view, "tmpfs", 0, "the sandbox's root", b"mode=755")
@@ -68,13 +71,10 @@ def _namespace_view(config: dict, libc: ctypes.CDLL) -> tuple[str, list[str]]:
         if os.path.islink(path):  # e.g. /lib -> usr/lib on a merged /usr
             os.symlink(os.readlink(path), inside)
             continue
-        if os.path.isdir(path):
-            os.makedirs(inside, exist_ok=True)
-        else:
-            open(inside, "x").close()  # noqa: SIM115 - an empty file to bind a file (ld.so.cache, /dev/null) onto
+        _mount_point(path, inside)
         _mount(libc, path, inside, None, MS_BIND | MS_REC, f"binding {path}")
-        if path not in own:  # the standard library and the system's folders are read-only (NumPy, in lib/, is
-            # bound with its folder: its files are root's, and the sandbox's uid cannot write them)
+        if path not in own:  # the standard library and the system's folders are read-only (the libraries in lib/
+            # were made read-only where they were bound, and stay so in this recursive bind)
             _mount(libc, "none", inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY, f"making {path} read-only")
     for path in config["hide"]:  # site-packages (torch), when it lies inside the standard library or /usr/lib
         if os.path.isdir(view + path):
@@ -84,8 +84,16 @@ def _namespace_view(config: dict, libc: ctypes.CDLL) -> tuple[str, list[str]]:
     return config["stdlib"], [config["stdlib"], *system, network]
 
 
+def _mount_point(source: str, target: str) -> None:
+    """An empty folder, or an empty file (ld.so.cache, /dev/null, a top-level module), to bind `source` onto."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        open(target, "x").close()  # noqa: SIM115
+
+
 def _linked_view(config: dict) -> str:
-    for name, source in config["numpy"].items():
+    for name, source in config["libraries"].items():
         os.symlink(source, os.path.join(config["root"], "lib", name))
     return config["stdlib"]
 

@@ -1,4 +1,5 @@
-"""The sandbox server: imports the submission, adapts it to the contract, and answers the trusted side's requests.
+"""The sandbox server: imports the submission (after nn_harness/sandbox/imports.py has set up what its imports find),
+adapts it to the contract, and answers the trusted side's requests.
 
 Requests (nn_harness/sandbox/client.py sends them): getattr, setattr, call, callmethod, files, service. Every array the
 server hands out or receives gets a handle, so both sides keep seeing the same live array: before each request
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox import SERVICES, adapters, wire
+from nn_harness.sandbox import SERVICES, adapters, imports, wire
 from nn_harness.sandbox.loading import Implementation, load_implementation
 from nn_harness.sandbox.student import CheckFailure
 
@@ -206,7 +207,11 @@ def hello(config: dict, server: Server, view: str) -> tuple[Any, dict]:
 def serve(config: dict, view: str) -> None:
     """Report on the import (the hello), then answer requests until the trusted side closes the channel."""
     server = Server(config["copy"], config["shown"], config.get("public"))
+    aliases, stand_ins = imports.install(config["imports"], config["copy"])
     module, info = hello(config, server, view)
+    info["aliases"] = aliases
+    info["stand_ins"] = [[name, server.shown(f"{file}:{line}", public=True), imports.absence(name, stand_ins.installed)[0]]
+                         for name, file, line in stand_ins.made]
     enc = wire.Encoder(server.encode_other)
     info["root"] = enc(module) if module is not None else None
     requests, replies = config["fds"]

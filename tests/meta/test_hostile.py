@@ -47,7 +47,8 @@ EXPECTED_WORDS = {
     "os_exit": "ended during the check: it exited with code 0",
     "segfault": "killed by signal SIGSEGV",
     "keyboard_interrupt": "raised KeyboardInterrupt",
-    "pytest_exit": "No module named 'pytest'",  # the sandbox has NumPy and the standard library only
+    # the sandbox has NumPy and the standard library only: its pytest is a stand-in (nn_harness/sandbox/imports.py)
+    "pytest_exit": "pytest.exit: the submission imports pytest, which this assignment does not allow",
     # numpy and the harness patched in the sandbox: the comparisons run in the grader's process, untouched
     "patch_numpy": "differs",
     "patch_harness": "differs",

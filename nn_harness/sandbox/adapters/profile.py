@@ -3,8 +3,9 @@
 A profile says what a course's code looks like (the names of its classes, functions and methods, its layouts and
 conventions), which contract names the style cannot express and why, which names are course-supplied (not the
 student's work, so not graded), the cases it can state (narrowing: constructor arguments, input ranks, value
-ranges), and which rules of the contract are in scope for that course (accumulate or overwrite gradients, float32,
-backward in eval mode). The code that drives such modules (the *driver*) is named by the profile and shared by
+ranges), which rules of the contract are in scope for that course (accumulate or overwrite gradients, float32,
+backward in eval mode), and what the course's code may import in the sandbox ([sandbox]: NumPy's old aliases, the
+packages it allows). The code that drives such modules (the *driver*) is named by the profile and shared by
 every profile of the same family; see docs/adapters.md for the format and a worked example.
 """
 
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nn_harness.sandbox.imports import Settings, refusal
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -31,7 +34,7 @@ BACKWARD_CHECKS = ("backward matches torch", "backward matches finite difference
                    "zero grad zeroes buffers", "inputs not modified", "float32 preserved", "no stale cache",
                    "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
 KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
-        "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules"}
+        "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules", "sandbox"}
 # The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course
 # constructor does not take is expressible only at its default.
 CONTRACT_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -47,6 +50,7 @@ CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
     "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
 }
 RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks", "spreads", "zero_inputs"}
+SANDBOX_KEYS = {"numpy_aliases", "allow"}  # [sandbox]: what the submission's imports find (imports.Settings)
 
 
 class ProfileError(ValueError):
@@ -96,6 +100,7 @@ class Profile:
     supplied: Mapping[str, str] = field(default_factory=dict)  # contract name -> why not graded (course code)
     narrow: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)  # layer -> arg -> values
     rules: Rules = field(default_factory=Rules)
+    sandbox: Settings = field(default_factory=Settings)  # NumPy's old aliases, the packages the course allows
 
     def course_name(self, contract_name: str) -> str:
         return self.names.get(contract_name, (contract_name,))[0]
@@ -231,6 +236,23 @@ def _rules(data: Any, source: str) -> Rules:
                  zero_inputs)
 
 
+def _sandbox(data: Any, source: str) -> Settings:
+    table = _table(data, source, "sandbox")
+    unknown = sorted(set(table) - SANDBOX_KEYS)
+    if unknown:
+        raise _fail(source, f"sandbox.{unknown[0]}", f"unknown key (the keys are: {', '.join(sorted(SANDBOX_KEYS))})")
+    aliases = table.get("numpy_aliases", False)
+    if not isinstance(aliases, bool):
+        raise _fail(source, "sandbox.numpy_aliases", f"must be true or false, got {aliases!r}")
+    allow = table.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(name, str) and name.isidentifier() for name in allow):
+        raise _fail(source, "sandbox.allow", f"must be a list of packages' import names, got {allow!r}")
+    refused = [why for why in map(refusal, allow) if why]
+    if refused:
+        raise _fail(source, "sandbox.allow", refused[0])
+    return Settings(aliases, tuple(allow))
+
+
 def _narrow(data: Any, source: str) -> dict[str, dict[str, tuple[Any, ...]]]:
     out = {}
     for layer, args in _table(data, source, "narrow").items():
@@ -265,7 +287,8 @@ def parse(data: Mapping[str, Any], source: str) -> Profile:
         unexpressible=_strings(data.get("unexpressible", {}), source, "unexpressible"),
         unexpressible_checks=_strings(data.get("unexpressible_checks", {}), source, "unexpressible_checks"),
         supplied=_strings(data.get("supplied", {}), source, "supplied"),
-        narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source))
+        narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source),
+        sandbox=_sandbox(data.get("sandbox", {}), source))
 
 
 def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
