@@ -64,16 +64,12 @@ def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
 
 
 def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray], tolerance: Tolerance,
-                  *, label: str = "grad of {}", scale: float = 1.0, overwritten: bool = False,
-                  impl: Any = None) -> None:
-    """Every parameter gradient against `expected`; `overwritten`: the gradients after two backward calls, where
-    one backward's worth means the second replaced the first; `impl`, when given: coincident hint factors are told
-    apart on a larger batch (`_on_larger_batch`)."""
+                  *, impl: Any = None) -> None:
+    """Every parameter gradient against `expected`; `impl`, when given: coincident hint factors are told apart on a
+    larger batch (`_on_larger_batch`)."""
     for got, name in zip(grads(built, case), built.names):
-        # Gradient buffers may be any float dtype; their shape and values are what the contract fixes.
-        dtype = got.dtype if got.dtype.kind == "f" else np.float64
-        assert_close(label.format(name), got, expected[name], tolerance, dtype=dtype, factors=case.factors,
-                     mistakes=lambda name=name: _parameter_mistakes(built, case, name, scale, overwritten),
+        assert_close(f"grad of {name}", got, expected[name], tolerance, dtype=_float_dtype(got), factors=case.factors,
+                     mistakes=lambda name=name: _parameter_mistakes(built, case, name),
                      recheck=None if impl is None else _on_larger_batch(impl, case, ("parameter", name)))
 
 
@@ -142,14 +138,9 @@ def _on_larger_batch(impl: Any, case: LayerCase, quantity: tuple[str, Any]) -> R
     return run
 
 
-def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float,
-                        overwritten: bool) -> dict[str, np.ndarray]:
-    """What a parameter gradient would be after common mistakes: one sample's contribution only; after two backward
-    calls (`overwritten`), one backward's worth: the second replaced the first."""
+def _parameter_mistakes(built: Built, case: LayerCase, name: str) -> dict[str, np.ndarray]:
+    """What a parameter gradient would be after a common mistake: one sample's contribution only."""
     mistakes = {}
-    if overwritten:
-        mistakes["the second backward replaced the first instead of adding to it: accumulate parameter gradients "
-                 "(grad += ...), zero_grad() resets them"] = truth(built, case).grad_parameters[name]
     for sample in (0, case.x.shape[0] - 1):
         def upstream(shapes: tuple[tuple[int, ...], ...], sample: int = sample) -> tuple[np.ndarray, ...]:
             gs = tuple(np.zeros(shape) for shape in shapes)
@@ -159,7 +150,7 @@ def _parameter_mistakes(built: Built, case: LayerCase, name: str, scale: float,
 
         alone = reference.run_layer(built.twin, built.values, case.inputs, upstream, training=case.mode == "train",
                                     buffers=built.buffers).grad_parameters[name]
-        mistakes[f"it equals sample {sample}'s contribution alone: a parameter gradient sums over the batch"] = scale * alone
+        mistakes[f"it equals sample {sample}'s contribution alone: a parameter gradient sums over the batch"] = alone
     return mistakes
 
 
@@ -263,22 +254,23 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
 
 
 def gradients_accumulate(impl: Any, case: LayerCase) -> None:
-    """Two backward calls after one forward: parameter gradients add up (+=), grad of input is the same twice."""
+    """Two backward calls after one forward: parameter gradients add up (+=), to twice what the layer's own first
+    backward gave, and grad of input is the same twice. Against its own results, not torch's: a wrong backward
+    fails the value checks, not this one."""
     built = build(impl, case)
-    expected = truth(built, case)
+    upstream = truth(built, case).grad_outputs
     inputs = _copies(case.inputs)
     forward(built, case, inputs)
-    first = backward(built, case, inputs, _copies(expected.grad_outputs))
-    # "The second replaced the first" is the hint only where one backward's worth was right after the first.
-    once = [np.array(g, dtype=np.float64) for g in grads(built, case)]
-    right_once = all(np.allclose(g, expected.grad_parameters[name], case.spec.tolerance.rtol, case.spec.tolerance.atol)
-                     for g, name in zip(once, built.names))
-    second = backward(built, case, inputs, _copies(expected.grad_outputs))
-    assert_grad_inputs(first, expected, case, where=" from the first backward")
-    assert_grad_inputs(second, expected, case, where=" from a second backward after the same forward")
-    doubled = {name: 2 * g for name, g in expected.grad_parameters.items()}
-    _assert_grads(built, case, doubled, case.spec.tolerance, label="grad of {} after two backward calls (must add up)",
-                  scale=2.0, overwritten=right_once)
+    first = _snapshots(backward(built, case, inputs, _copies(upstream)))
+    once = own_gradients(built, case)
+    second = backward(built, case, inputs, _copies(upstream))
+    _assert_own_grad_inputs(second, first, case, where=" from a second backward after the same forward (the first's)")
+    replaced = "the second backward replaced the first instead of adding to it: accumulate parameter gradients " \
+               "(grad += ...), zero_grad() resets them"
+    for got, name in zip(grads(built, case), built.names):
+        assert_close(f"grad of {name} after two backward calls (must add up to twice the first's)", got,
+                     2 * once[name], case.spec.tolerance, dtype=_float_dtype(got),
+                     mistakes=lambda name=name: {replaced: once[name]})
 
 
 def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:
@@ -331,7 +323,8 @@ def float32_cases(spec: Any) -> st.SearchStrategy[LayerCase]:
 
 
 def float32_preserved(impl: Any, case: LayerCase) -> None:
-    """float32 in gives float32 out, forward and backward, with float32-accurate values (`float32_cases`)."""
+    """float32 in gives float32 out, forward and backward, with float32-accurate values (`float32_cases`): within
+    float32's accuracy of the layer's own float64 results on the same values (`assert_float32`)."""
     built = build(impl, case)
     expected = truth(built, case)
     inputs = tuple(a.astype(np.float32) for a in case.inputs)
@@ -343,46 +336,134 @@ def float32_preserved(impl: Any, case: LayerCase) -> None:
             if case.spec.graded_gradient(name):
                 strict_array(grad, what=f"float32 grad of {name}", shape=x.shape, dtype=np.float32)
         return
-    largest = [float(np.abs(a).max(initial=0)) for a in (*expected.outputs, *expected.grad_inputs) if a is not None]
-    scale = max(1.0, *largest)
+    own = one_pass(build(impl, case), case, tuple(a.astype(np.float64) for a in case.inputs),
+                   _copies(expected.grad_outputs))
+    usable = [a for a in (*own.outputs, *own.grad_inputs) if _float32_reference(a) is not None]
+    scale = max(1.0, *[float(np.abs(a).max(initial=0)) for a in usable])
     tolerance = Tolerance(FLOAT32.rtol, FLOAT32.atol * scale)
-    for k, (out, want) in enumerate(zip(forward(built, case, inputs), expected.outputs)):
-        assert_close(f"float32 {_output_label(case, k)}", out, want, tolerance, dtype=np.float32)
-    for grad, want, name in zip(backward(built, case, inputs, upstream), expected.grad_inputs, case.spec.input_names):
+    for k, (out, mine, want) in enumerate(zip(forward(built, case, inputs), own.outputs, expected.outputs)):
+        assert_float32(f"float32 {_output_label(case, k)}", out, mine, want.shape, tolerance)
+    grad_inputs = backward(built, case, inputs, upstream)
+    for grad, mine, x, name in zip(grad_inputs, own.grad_inputs, inputs, case.spec.input_names):
         if case.spec.graded_gradient(name):
-            assert_close(f"float32 grad of {name}", grad, want, tolerance, dtype=np.float32)
+            assert_float32(f"float32 grad of {name}", grad, mine, x.shape, tolerance)
+
+
+def _float32_reference(mine: Any) -> np.ndarray | None:
+    """The layer's own float64 result, when a float32 run can be held to its values: a finite float array."""
+    usable = isinstance(mine, np.ndarray) and mine.dtype.kind == "f" and bool(np.all(np.isfinite(mine)))
+    return mine if usable else None
+
+
+def assert_float32(what: str, got: Any, mine: Any, shape: tuple[int, ...], tolerance: Tolerance) -> None:
+    """`got` is float32, within float32's accuracy of `mine` (the implementation's own float64 result for the same
+    values). Where that result is unusable (not an array, not finite), only float32 itself is checked: what is wrong
+    with the float64 result is for the value checks to say, against torch."""
+    reference = _float32_reference(mine)
+    if reference is None:
+        strict_array(got, what=what, shape=mine.shape if isinstance(mine, np.ndarray) else shape, dtype=np.float32)
+        return
+    assert_close(f"{what} (against its own float64 result)", got, reference, tolerance, dtype=np.float32)
 
 
 def no_stale_cache(impl: Any, case: LayerCase) -> None:
-    """forward(other); forward(x); backward(x, g) must be right for x: nothing cached from the first call leaks."""
-    built = build(impl, case)
-    expected = truth(built, case)
-    inputs = _copies(case.inputs)
-    forward(built, case, case.mapped(_other_values).inputs)
-    forward(built, case, inputs)
-    grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
-    assert_grad_inputs(grad_inputs, expected, case, where=" after two forward calls")
-    _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance,
-                  label="grad of {} after two forward calls")
+    """forward(other); forward(x); backward(x, g) gives what a fresh layer of its own gives for forward(x);
+    backward(x, g): nothing cached from the first call leaks. Against its own results, not torch's."""
+    fresh, used = build(impl, case), build(impl, case)
+    upstream = truth(fresh, case).grad_outputs
+    want = one_pass(fresh, case, _copies(case.inputs), _copies(upstream))
+    other = case.mapped(_other_values)
+    forward(used, case, _copies(other.inputs))
+    got = one_pass(used, case, _copies(case.inputs), _copies(upstream))
+
+    def earlier() -> OwnPass:  # what the layer gives for the first call's input: a stale cache's result
+        return one_pass(build(impl, other), other, _copies(other.inputs), _copies(upstream))
+
+    _assert_own_pass(got, want, case, where=" after a forward of other values (a fresh layer's own result)",
+                     stale=("it equals the result for the previous forward's input: something computed in the first "
+                            "forward call was kept and reused", earlier))
 
 
 def batch_size_changes_between_passes(impl: Any, case: LayerCase) -> None:
     """Forward and backward on the case's batch, on a batch of another size, then on the first again: each pass
-    right for its own batch, parameter gradients after zero_grad. Nothing may outlive a pass: a list of inputs
-    that grows with every forward, a buffer sized to the first batch."""
+    gives what a fresh layer of its own gives on that batch, parameter gradients after zero_grad. Nothing may
+    outlive a pass: a list of inputs that grows with every forward, a buffer sized to the first batch."""
     built = build(impl, case)
     other = case.mapped(lambda a: np.concatenate([-a[::-1], a[:1]]))  # one sample more, other values, same conditions
     passes = (case, other, case)
     sizes = f"batches of {', '.join(str(len(this.x)) for this in passes)} samples"
     for number, this in enumerate(passes, start=1):
-        expected = truth(built, this)  # the twin's run, the upstream gradient and hints for this batch
-        where = f" in pass {number} of 3 ({sizes})"
+        upstream = truth(built, this).grad_outputs  # this batch's upstream gradient
+        want = one_pass(build(impl, this), this, _copies(this.inputs), _copies(upstream))
         call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
-        inputs = _copies(this.inputs)
-        assert_outputs(forward(built, this, inputs), expected, this, case.spec.tolerance, where=where)
-        grad_inputs = backward(built, this, inputs, _copies(expected.grad_outputs))
-        assert_grad_inputs(grad_inputs, expected, this, where=where)
-        _assert_grads(built, this, expected.grad_parameters, case.spec.tolerance, label=f"grad of {{}}{where}")
+        got = one_pass(built, this, _copies(this.inputs), _copies(upstream))
+        _assert_own_pass(got, want, this, where=f" in pass {number} of 3 ({sizes}; a fresh layer's own result)")
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnPass:
+    """What a layer gave for one forward and backward: its outputs, input gradients and parameter gradients, copied
+    as they were then (a later call may reuse the very buffers)."""
+
+    outputs: tuple[Any, ...]
+    grad_inputs: tuple[Any, ...]
+    grad_parameters: dict[str, np.ndarray]
+
+
+def one_pass(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
+             upstream: tuple[np.ndarray, ...]) -> OwnPass:
+    outputs = _snapshots(forward(built, case, inputs))
+    grad_inputs = _snapshots(backward(built, case, inputs, upstream))
+    return OwnPass(outputs, grad_inputs, own_gradients(built, case))
+
+
+def own_gradients(built: Built, case: LayerCase) -> dict[str, np.ndarray]:
+    """The parameter gradients as they are now, copied."""
+    return {name: np.array(g, copy=True) for name, g in zip(built.names, grads(built, case))}
+
+
+def _snapshots(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values)
+
+
+def _float_dtype(array: np.ndarray) -> np.dtype:
+    """Gradient buffers may be any float dtype; their shape and values are what the contract fixes."""
+    return array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _comparable(value: Any) -> bool:
+    """A result of the layer's own that another can be held to: a float array (anything else is for the value
+    checks to report, against torch)."""
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def _assert_own_grad_inputs(got: tuple[Any, ...], want: tuple[Any, ...], case: LayerCase, *, where: str,
+                            mistakes: Callable[[int], dict[str, np.ndarray]] | None = None) -> None:
+    for k, (grad, mine, name) in enumerate(zip(got, want, case.spec.input_names)):
+        if _comparable(mine) and case.spec.graded_gradient(name):
+            assert_close(f"grad of {name}{where}", grad, mine, case.spec.tolerance, dtype=mine.dtype,
+                         mistakes=None if mistakes is None else lambda k=k: mistakes(k))
+
+
+def _assert_own_pass(got: OwnPass, want: OwnPass, case: LayerCase, *, where: str,
+                     stale: tuple[str, Callable[[], OwnPass]] | None = None) -> None:
+    """One pass against another of the layer's own (outputs, input gradients, parameter gradients); `stale`: a
+    hint and the pass whose result, when this one equals it, the hint names."""
+    hint, earlier = stale if stale is not None else ("", None)
+
+    def named(pick: Callable[[OwnPass], Any]) -> dict[str, np.ndarray]:
+        value = pick(earlier()) if earlier is not None else None
+        return {hint: value} if _comparable(value) else {}
+
+    for k, (out, mine) in enumerate(zip(got.outputs, want.outputs)):
+        if _comparable(mine):
+            assert_close(f"{_output_label(case, k)}{where}", out, mine, case.spec.tolerance, dtype=mine.dtype,
+                         mistakes=lambda k=k: named(lambda run: run.outputs[k]))
+    _assert_own_grad_inputs(got.grad_inputs, want.grad_inputs, case, where=where,
+                            mistakes=lambda k: named(lambda run: run.grad_inputs[k]))
+    for name, mine in want.grad_parameters.items():
+        assert_close(f"grad of {name}{where}", got.grad_parameters[name], mine, case.spec.tolerance,
+                     dtype=_float_dtype(mine), mistakes=lambda name=name: named(lambda run: run.grad_parameters[name]))
 
 
 def train_eval_switch(impl: Any, case: LayerCase) -> None:

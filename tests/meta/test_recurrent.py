@@ -100,14 +100,14 @@ class TimeAveragedBiasTemporalLinear(impl.TemporalLinear):
         return grad
 
 
-def test_a_factor_of_one_half_is_not_taken_for_a_replaced_gradient():
-    """After two backward calls a gradient halved per call equals one backward's worth: the hint says "replaced" only
-    where one backward was right on its own."""
+def test_a_backward_bug_fails_the_value_checks_not_accumulation():
+    """A bias gradient averaged over time (halved at T = 2) is a wrong backward that accumulates correctly: backward
+    against torch fails, gradients accumulate (held to the layer's own first backward) passes; one bug, one failure."""
     x = RNG.standard_normal((1, 2, 1))
     temporal = LayerCase(SPECS["TemporalLinear"], {"in_features": 1, "out_features": 1}, x, 0, "train")
-    message = failure(layer_checks.gradients_accumulate, namespace(TemporalLinear=TimeAveragedBiasTemporalLinear),
-                      temporal)
-    assert "grad of bias" in message and "replaced the first" not in message
+    buggy = namespace(TemporalLinear=TimeAveragedBiasTemporalLinear)
+    assert "grad of bias" in failure(layer_checks.backward_matches_torch, buggy, temporal)
+    layer_checks.gradients_accumulate(buggy, temporal)
 
 
 def test_a_reproduction_of_a_layer_with_several_inputs_and_outputs_runs(tmp_path):
