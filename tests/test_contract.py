@@ -48,6 +48,17 @@ def test_sequential_propagates_mode(verify):
     verify.once(("Sequential", "Dropout", "Linear"), checks.sequential_propagates_mode)
 
 
+# A Sequential's backward must reuse what its forward did: a random child's mask, a stateful child's single update.
+@pytest.mark.Sequential
+def test_sequential_backward_keeps_the_dropout_mask(verify):
+    verify.once(("Sequential", "Dropout"), checks.sequential_backward_keeps_the_dropout_mask)
+
+
+@pytest.mark.Sequential
+def test_sequential_backward_updates_running_statistics_once(verify):
+    verify.once(("Sequential", "BatchNorm1d"), checks.sequential_backward_updates_running_statistics_once)
+
+
 @pytest.mark.parametrize("spec", [SPECS["Sequential"]], ids=lambda spec: spec.name, indirect=True)
 def test_batch_size_changes_between_passes(verify, spec):
     verify(spec, checks.batch_size_changes_between_passes)

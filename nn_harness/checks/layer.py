@@ -495,3 +495,44 @@ def sequential_propagates_mode(impl: Any) -> None:
     second = call("Sequential.forward", model.forward, x)
     assert_close("a second eval-mode forward of the same input (must be deterministic: no dropout in eval)",
                  second, np.asarray(first, dtype=np.float64), Tolerance(0.0, 0.0))
+
+
+def sequential_backward_keeps_the_dropout_mask(impl: Any) -> None:
+    """Sequential(Dropout(0.5)) in training: backward scales the upstream gradient exactly as its forward scaled the
+    input (output / input, elementwise: the forward's own mask and scale). A backward that runs the children's
+    forward again draws a new mask."""
+    rng = np.random.default_rng(0)
+    x, g = rng.uniform(0.5, 1.5, (8, 16)), rng.uniform(0.5, 1.5, (8, 16))  # no zeros: output / input is the scale
+    dropout = call("constructing Dropout(p=0.5)", impl.Dropout, 0.5)
+    model = call("constructing Sequential(Dropout(0.5))", impl.Sequential, dropout)
+    call("Sequential.train()", method(model, "train", "Sequential"))
+    y = strict_array(call("Sequential.forward", model.forward, x.copy()), what="output", shape=x.shape, dtype=np.float64)
+    grad = call("Sequential.backward", model.backward, x.copy(), g.copy())
+    assert_close("grad of input through the Dropout (the upstream gradient scaled as the forward scaled its input: "
+                 "output / input; another mask means backward ran the children's forward again)", grad, g * y / x,
+                 Tolerance(1e-9, 1e-12))
+
+
+def sequential_backward_updates_running_statistics_once(impl: Any) -> None:
+    """Sequential(BatchNorm1d(4)) in training: forward then backward leaves the running statistics as forward alone
+    leaves them (on a model of its own): one update per forward. A backward that runs the children's forward again
+    updates them twice."""
+    rng = np.random.default_rng(0)
+    x, g = 1.0 + 2.0 * rng.standard_normal((8, 4)), rng.standard_normal((8, 4))
+
+    def trained_forward() -> tuple[Any, Any]:
+        norm = call("constructing BatchNorm1d(4)", impl.BatchNorm1d, 4)
+        model = call("constructing Sequential(BatchNorm1d(4))", impl.Sequential, norm)
+        call("Sequential.train()", method(model, "train", "Sequential"))
+        call("Sequential.forward", model.forward, x.copy())
+        return norm, model
+
+    alone, _ = trained_forward()
+    expected = {name: getattr(alone, name, None) for name in ("running_mean", "running_var")}
+    norm, model = trained_forward()
+    call("Sequential.backward", model.backward, x.copy(), g.copy())
+    for name, want in expected.items():
+        if _comparable(want):  # a BatchNorm1d without them fails its own checks (forward matches torch)
+            assert_close(f"{name} after forward and backward (as after the forward alone: backward must not run the "
+                         "children's forward again)", getattr(norm, name, None), want, Tolerance(1e-12, 1e-12),
+                         dtype=want.dtype)

@@ -41,6 +41,13 @@ NOT_GRADED = "not graded"  # a check's outcome when the profile does not grade i
 GRADE_OVER = ("expressible", "contract")  # the grade: over what the profile grades, or over the whole contract
 
 
+# Checks of one layer that build others too (tests/test_contract.py): not graded where the profile does not grade
+# one of those (the course has no such layer), as an end-to-end model is not.
+CHECK_NEEDS = {"sequential propagates mode": ("Dropout", "Linear"),
+               "sequential backward keeps the dropout mask": ("Dropout",),
+               "sequential backward updates running statistics once": ("BatchNorm1d",)}
+
+
 def not_graded(profile: Profile, layer: str, check: str) -> str | None:
     """Why the course's profile does not grade this check (its style cannot express it, the course supplies the
     code, or the rule is not the course's), or None. Decided from the profile alone, never from the submission."""
@@ -56,6 +63,10 @@ def not_graded(profile: Profile, layer: str, check: str) -> str | None:
         return None
     if layer not in SPECS:
         return None
+    for need in CHECK_NEEDS.get(check, ()):
+        why = not_graded(profile, need, "")
+        if why and not why.startswith(f"not graded in {profile.name}: course-supplied"):
+            return f"{why} (the check {check!r} needs {need})"
     if profile.driver != "native" and layer not in profile.names and layer not in profile.unexpressible \
             and layer not in profile.supplied:
         return f"not expressible in {profile.name} style: the profile maps no course code to {layer}"

@@ -126,6 +126,12 @@ MUTANTS = [
     mutant("sequential_wrong_inputs", "Sequential", "backward gives every child the Sequential's own input",
            "containers.py", "grad_output = child.backward(child_input, grad_output)",
            "grad_output = child.backward(input, grad_output)"),
+    mutant("sequential_backward_reruns_forward", "Sequential",
+           "backward runs every child's forward again (a Dropout draws a new mask, a BatchNorm updates twice)",
+           "containers.py", "        for child, child_input in zip(reversed(self.modules), reversed(self._inputs)):",
+           "        inputs = []\n        for child in self.modules:\n            inputs.append(input)\n"
+           "            input = child.forward(input)\n"
+           "        for child, child_input in zip(reversed(self.modules), reversed(inputs)):"),
     mutant("sequential_eval_not_propagated", "Sequential", "train()/eval() do not reach the children",
            "containers.py", "        for child in self.modules:\n            child.train(mode)\n", ""),
     Mutant("sequential_inputs_kept_across_forwards", "Sequential",
