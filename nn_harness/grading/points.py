@@ -38,6 +38,7 @@ KIND_BY_TEST = {
 KIND_BY_FILE = {"test_end_to_end.py": "end-to-end", "test_dropout.py": "statistical"}
 IMPORT_FAILURE = "could not import the implementation"
 NOT_GRADED = "not graded"  # a check's outcome when the profile does not grade it (not expressible, out of scope)
+NOT_IMPLEMENTED = "not implemented"  # a user property of a check whose layer the submission does not define
 GRADE_OVER = ("expressible", "contract")  # the grade: over what the profile grades, or over the whole contract
 
 
@@ -175,10 +176,21 @@ class Check:
     kind: str
     outcome: str | None = None  # "passed" / "failed" / None (not reached)
     message: str = ""
+    missing: bool = False  # failed because the submission does not define the check's layer
 
     @property
     def name(self) -> str:
         return f"{self.layer}: {self.check}"
+
+
+def missing_layers(checks: list[Check]) -> dict[str, list[Check]]:
+    """The layers the submission does not define (every graded check of theirs failed so): each is one line of the
+    report, not a failure per check."""
+    layers: dict[str, list[Check]] = {}
+    for check in checks:
+        if check.outcome != NOT_GRADED:
+            layers.setdefault(check.layer, []).append(check)
+    return {layer: group for layer, group in layers.items() if all(c.missing for c in group)}
 
 
 def _indent(text: str) -> str:
@@ -217,10 +229,12 @@ def order_key(check: Check) -> tuple:
 def results_json(checks: list[Check], weights: Weights, *, summary: list[str], elapsed: float,
                  not_run_reason: str, import_error: str | None, grade_over: str = "expressible",
                  visibility: dict[str, str] | None = None, assignment: str | None = None) -> dict[str, Any]:
-    """Gradescope's results.json: one test per check, in `order_key` order; `visibility` is the assignment's
-    [visibility] table (its "default" is also the top level's)."""
+    """Gradescope's results.json: one test per check, in `order_key` order (a layer the submission does not define:
+    one test, worth all its checks); `visibility` is the assignment's [visibility] table (its "default" is also the
+    top level's)."""
     visibility = visibility or {}
     tests = []
+    missing, shown = missing_layers(checks), set()
     for check in sorted(checks, key=order_key):
         points = weights.of(check.layer, check.kind)
         passed = check.outcome == "passed"
@@ -229,6 +243,15 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
             tests.append({"name": check.name, "score": 0.0, "max_score": worth, "output": check.message,
                           "visibility": visibility_of(check, worth, visibility),
                           "tags": [check.layer, check.kind, NOT_GRADED]})
+            continue
+        if check.layer in missing:  # one line for the layer, worth all its checks
+            if check.layer not in shown:
+                shown.add(check.layer)
+                worth = sum(weights.of(c.layer, c.kind) for c in missing[check.layer])
+                tests.append({"name": f"{check.layer}: {NOT_IMPLEMENTED}", "score": 0.0, "max_score": worth,
+                              "status": "failed", "output": _missing_line(check),
+                              "visibility": visibility_of(check, worth, visibility),
+                              "tags": [check.layer, NOT_IMPLEMENTED]})
             continue
         if check.outcome is None:
             output = not_run_reason
@@ -257,6 +280,12 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
     return {"score": score, "max_score": maximum, "execution_time": int(round(elapsed)),
             "output": "\n".join(head), "visibility": visibility.get("default", "visible"), "stdout_visibility": "hidden",
             "tests": tests, "extra_data": extra}
+
+
+def _missing_line(check: Check) -> str:
+    """What a missing layer's line says: the reason its checks gave (which name the submission lacks, and why)."""
+    lines = [line.strip() for line in check.message.splitlines() if NOT_IMPLEMENTED in line or line.startswith("  ")]
+    return " ".join(lines) or f"{check.layer}: {NOT_IMPLEMENTED}"
 
 
 def shown_name(target: str) -> str:

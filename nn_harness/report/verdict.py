@@ -12,10 +12,15 @@ def table(checks: list[Check], weights: Weights, *, profile: str, grade_over: st
     for check in checks:
         layers.setdefault(check.layer, []).append(check)
     width = max([18, *map(len, layers)])
+    missing = points.missing_layers(checks)
     for name, group in layers.items():
         graded = [c for c in group if c.outcome != points.NOT_GRADED]
         if not graded:
             lines.append((f"{name:<{width}} not graded: {group[0].message}", ""))
+            continue
+        if name in missing:
+            worth = sum(weights.of(c.layer, c.kind) for c in graded)
+            lines.append((f"{name:<{width}} {points.NOT_IMPLEMENTED:<19} {0:>5g} / {worth:<5g} points", "failed"))
             continue
         passed = [c for c in graded if c.outcome == "passed"]
         worth = sum(weights.of(c.layer, c.kind) for c in graded)

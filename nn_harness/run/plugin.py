@@ -152,6 +152,8 @@ class Verifier:
             return self.impl.require(names)
         except CheckFailure as failure:
             message = f"{names[0]}: {_title(check)}\n{failure}"
+        if self.impl.module is not None and not hasattr(self.impl.module, names[0]):  # the layer itself is missing
+            self.request.node.user_properties.append((points.NOT_IMPLEMENTED, names[0]))
         pytest.fail(message, pytrace=False)
 
     def _report(self, names: tuple[str, ...], check: Callable[..., None], run: Callable[[], None],

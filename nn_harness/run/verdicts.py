@@ -174,6 +174,7 @@ class Verdicts:
             check.outcome, check.message = "failed", session_sandbox.WORKER_DIED
         elif report.failed and check.outcome != "failed":
             check.outcome, check.message = "failed", _message(report.longreprtext)
+            check.missing = points.NOT_IMPLEMENTED in props
             if points.IMPORT_FAILURE in check.message and self.import_error is None:
                 self.import_error = check.message[check.message.index(points.IMPORT_FAILURE):]
         elif report.skipped and check.outcome != "failed":
@@ -247,7 +248,7 @@ class Verdicts:
             shown = self.evidence.get(check.nodeid, []) if folder is not None else []
             curves += [(check.name, png) for key, value in shown if key == evidence.CURVES
                        for png in [evidence.load_png(folder, value)] if png]
-            if check.outcome != "passed" and check.outcome != points.NOT_GRADED:
+            if check.outcome != "passed" and check.outcome != points.NOT_GRADED and not check.missing:
                 pieces = [piece for key, value in shown if key == evidence.MISMATCH
                           for piece in [evidence.load_piece(folder, value)] if piece]
                 failures.append(html_page.Failure(check.name, self.public(check.message or self.not_run), pieces))
@@ -259,6 +260,7 @@ class Verdicts:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._one_line_per_missing_layer()
         stop = session.shouldfail or session.shouldstop
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.not_run = "not run: the run was interrupted"
@@ -272,6 +274,20 @@ class Verdicts:
         self.write()
         if self.html:
             self.write_html()
+
+    def _one_line_per_missing_layer(self) -> None:
+        """A layer the submission does not define is one line of the verdict, not a failure block per check: its
+        failed reports leave the terminal's failures (they count as "not implemented" on pytest's last line; the
+        exit code and JUnit XML still count them as failed)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        missing = points.missing_layers(self.ordered())
+        failed = reporter.stats.get("failed", [])
+        moved = [r for r in failed if dict(getattr(r, "user_properties", ())).get(points.NOT_IMPLEMENTED) in missing]
+        if moved:
+            reporter.stats["failed"] = [r for r in failed if r not in moved]
+            reporter.stats.setdefault(points.NOT_IMPLEMENTED, []).extend(moved)
 
     def table(self) -> list[tuple[str, str]]:
         return verdict.table(self.ordered(), self.weights, profile=self.profile.name, grade_over=self.grade_over,
