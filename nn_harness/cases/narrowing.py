@@ -23,9 +23,23 @@ def _within_spread(x: np.ndarray, limit: float) -> np.ndarray:
     return x * (limit / spread) if spread > limit else x
 
 
+def _within_bound(x: np.ndarray, bound: float) -> np.ndarray:
+    """A float array scaled down, when it must be, so that no value exceeds `bound` in magnitude (the course's own
+    tests draw no larger inputs); integer arrays (class targets, indices) as they are."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or not x.size:
+        return x
+    largest = float(np.abs(x).max())
+    return x * (bound / largest) if largest > bound else x
+
+
+def _bounded_inputs(x: Any, bound: float) -> Any:
+    """A layer's input, or its tuple of inputs, within `bound`."""
+    return tuple(_within_bound(a, bound) for a in x) if isinstance(x, tuple) else _within_bound(x, bound)
+
+
 def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     """The registry spec's fields replaced so the cases are the ones this course can state and asks for:
-    constructor arguments ([narrow]), hyper-parameter ranges, input ranks, score spreads and inputs held at zero
+    constructor arguments ([narrow]), hyper-parameter ranges, input ranks, score spreads, the values' bound, inputs held at zero
     ([rules]), training mode only for the checks that call backward when the course never differentiates in eval mode."""
     fields: dict[str, Any] = {}
     configs, inputs = getattr(spec, "configs", None), getattr(spec, "inputs", None)
@@ -46,6 +60,13 @@ def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     spread = profile.rules.spreads.get(spec.name)
     if spread is not None and isinstance(inputs, st.SearchStrategy):  # a criterion's (scores, target) pairs
         fields["inputs"] = inputs.map(lambda pair: (_within_spread(pair[0], spread), *pair[1:]))
+    bound = profile.rules.value_bound
+    if bound is not None:  # after the other narrowing of the inputs: every value drawn within the course's
+        drawn = fields.get("inputs", inputs)
+        if isinstance(drawn, st.SearchStrategy):  # a criterion's (scores, target) pairs
+            fields["inputs"] = drawn.map(lambda pair: tuple(_within_bound(a, bound) for a in pair))
+        elif drawn is not None:
+            fields["inputs"] = lambda args, drawn=drawn: drawn(args).map(lambda x: _bounded_inputs(x, bound))
     zero_inputs = profile.rules.zero_inputs.get(spec.name)
     if zero_inputs:  # nn_harness/cases/layer_case.py draws them as zeros; their gradients are not compared
         fields["zero_inputs"] = tuple(zero_inputs)

@@ -20,6 +20,7 @@ from typing import Any
 
 RESULTS = "results.json"
 STATUS = "status.json"
+BEYOND = "beyond the course"  # a results.json tag (nn_harness/grading/points.py)
 GRADED = "graded"
 # A check is flagged when it fails for this share of the graded submissions that ran it, and for at least
 # FLAG_MIN of them: the same failure across a whole class is more likely a wrong --api, -m or weights table.
@@ -38,8 +39,10 @@ class Row:
 
     @property
     def graded_checks(self) -> list[dict[str, Any]]:
-        """The checks that count (a check the course profile does not grade has no status)."""
-        return [test for test in (self.results or {}).get("tests", []) if "status" in test]
+        """The checks that count (a check the course profile does not grade has no status; one beyond the course
+        is worth nothing and is not a finding about the class)."""
+        return [test for test in (self.results or {}).get("tests", []) if "status" in test
+                and BEYOND not in test.get("tags", ())]
 
 
 # ---------------------------------------------------------------------------------------------------- reading

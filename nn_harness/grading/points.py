@@ -39,6 +39,7 @@ KIND_BY_FILE = {"test_end_to_end.py": "end-to-end", "test_dropout.py": "statisti
 IMPORT_FAILURE = "could not import the implementation"
 NOT_GRADED = "not graded"  # a check's outcome when the profile does not grade it (not expressible, out of scope)
 NOT_IMPLEMENTED = "not implemented"  # a user property of a check whose layer the submission does not define
+BEYOND = "beyond the course"  # a check the course does not ask for: run, shown, worth 0 (adapters/profile.py)
 GRADE_OVER = ("expressible", "contract")  # the grade: over what the profile grades, or over the whole contract
 
 
@@ -47,6 +48,19 @@ GRADE_OVER = ("expressible", "contract")  # the grade: over what the profile gra
 CHECK_NEEDS = {"sequential propagates mode": ("Dropout", "Linear"),
                "sequential backward keeps the dropout mask": ("Dropout",),
                "sequential backward updates running statistics once": ("BatchNorm1d",)}
+
+
+def beyond(profile: Profile, layer: str, check: str, grade_over: str) -> str | None:
+    """Why a check is beyond what the course asks (it runs and is shown, worth 0 points), or None: never when the
+    grade is over the whole contract, where every check counts."""
+    from nn_harness.cases.registry import SPECS
+
+    return None if grade_over == "contract" or layer not in SPECS else profile.beyond(check)
+
+
+def worth(check: Check, weights: Weights) -> float:
+    """What a check is worth: its weight, or nothing when it is beyond the course."""
+    return 0.0 if check.beyond else weights.of(check.layer, check.kind)
 
 
 def not_graded(profile: Profile, layer: str, check: str) -> str | None:
@@ -177,6 +191,7 @@ class Check:
     outcome: str | None = None  # "passed" / "failed" / None (not reached)
     message: str = ""
     missing: bool = False  # failed because the submission does not define the check's layer
+    beyond: str = ""  # why the course does not ask for it (it is worth 0 points), or ""
 
     @property
     def name(self) -> str:
@@ -198,11 +213,13 @@ def _indent(text: str) -> str:
 
 
 def totals(checks: list[Check], weights: Weights) -> dict[str, float]:
-    """Points earned and possible over the checks the profile grades (expressible) and over the whole contract."""
+    """Points earned and possible over the checks the profile grades (expressible: a check beyond the course is worth
+    nothing) and over the whole contract (every check at its weight)."""
     graded = [c for c in checks if c.outcome != NOT_GRADED]
-    earned = sum(weights.of(c.layer, c.kind) for c in graded if c.outcome == "passed")
-    return {"score": earned, "max_expressible": sum(weights.of(c.layer, c.kind) for c in graded),
-            "max_contract": sum(weights.of(c.layer, c.kind) for c in checks)}
+    earned = sum(worth(c, weights) for c in graded if c.outcome == "passed")
+    beyond = sum(weights.of(c.layer, c.kind) for c in graded if c.beyond and c.outcome == "passed")
+    return {"score": earned, "max_expressible": sum(worth(c, weights) for c in graded),
+            "score_contract": earned + beyond, "max_contract": sum(weights.of(c.layer, c.kind) for c in checks)}
 
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's
@@ -253,6 +270,13 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
                               "visibility": visibility_of(check, worth, visibility),
                               "tags": [check.layer, NOT_IMPLEMENTED]})
             continue
+        if check.beyond:  # shown as any check, worth nothing; visible as its layer's checks are
+            output = check.beyond + ("" if passed or check.outcome is None else "\n" + _indent(check.message))
+            tests.append({"name": check.name, "score": 0.0, "max_score": 0.0,
+                          "status": "passed" if passed else "failed", "output": output,
+                          "visibility": visibility_of(check, points, visibility),
+                          "tags": [check.layer, check.kind, BEYOND]})
+            continue
         if check.outcome is None:
             output = not_run_reason
         elif import_error and IMPORT_FAILURE in check.message:
@@ -265,16 +289,17 @@ def results_json(checks: list[Check], weights: Weights, *, summary: list[str], e
     score = sum(t["score"] for t in tests)
     maximum = sum(t["max_score"] for t in tests)
     sums = totals(checks, weights)
-    graded = [t for t in tests if "status" in t]
+    graded = [t for t in tests if "status" in t and BEYOND not in t["tags"]]
     head = [f"nn-harness: {score:g} / {maximum:g} points, {sum(t['status'] == 'passed' for t in graded)} of "
             f"{len(graded)} graded checks passed; {sums['score']:g} / {sums['max_expressible']:g} over what the "
-            f"profile grades, {sums['score']:g} / {sums['max_contract']:g} over the whole contract "
+            f"profile grades, {sums['score_contract']:g} / {sums['max_contract']:g} over the whole contract "
             f"(the grade is over {'what the profile grades' if grade_over == 'expressible' else 'the whole contract'})",
             *summary]
     if import_error:
         head += ["", "The implementation could not be imported, so every check failed:", import_error]
     extra = {"grade_over": grade_over, "score": sums["score"], "max_expressible": sums["max_expressible"],
-             "max_contract": sums["max_contract"]}
+             "score_contract": sums["score_contract"], "max_contract": sums["max_contract"],
+             "beyond_the_course": [t["name"] for t in tests if BEYOND in t["tags"] and t["status"] == "failed"]}
     if assignment is not None:
         extra["assignment"] = assignment
     return {"score": score, "max_score": maximum, "execution_time": int(round(elapsed)),

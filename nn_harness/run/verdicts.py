@@ -143,6 +143,7 @@ class Verdicts:
         reason = points.not_graded(self.profile, check.layer, check.check)
         if reason:
             check.outcome, check.message = points.NOT_GRADED, reason
+        check.beyond = points.beyond(self.profile, check.layer, check.check, self.grade_over) or ""
         self.checks[check.nodeid] = check
 
     def _check(self, nodeid: str, props: dict) -> Check | None:
@@ -248,14 +249,16 @@ class Verdicts:
             shown = self.evidence.get(check.nodeid, []) if folder is not None else []
             curves += [(check.name, png) for key, value in shown if key == evidence.CURVES
                        for png in [evidence.load_png(folder, value)] if png]
-            if check.outcome != "passed" and check.outcome != points.NOT_GRADED and not check.missing:
+            if check.outcome not in ("passed", points.NOT_GRADED) and not check.missing and not check.beyond:
                 pieces = [piece for key, value in shown if key == evidence.MISMATCH
                           for piece in [evidence.load_piece(folder, value)] if piece]
                 failures.append(html_page.Failure(check.name, self.public(check.message or self.not_run), pieces))
         sums = points.totals(checks, self.weights)
-        maximum = sums["max_expressible"] if self.grade_over == "expressible" else sums["max_contract"]
+        over_contract = self.grade_over == "contract"
+        score, maximum = (sums["score_contract"], sums["max_contract"]) if over_contract else \
+            (sums["score"], sums["max_expressible"])
         html_page.write(self.html, html_page.page(
-            title=f"nn-harness: {sums['score']:g} / {maximum:g} points", header=self.summary(),
+            title=f"nn-harness: {score:g} / {maximum:g} points", header=self.summary(),
             table=self.table(), failures=failures, curves=curves))
 
     @pytest.hookimpl(tryfirst=True)

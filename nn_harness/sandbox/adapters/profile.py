@@ -23,18 +23,22 @@ from nn_harness.sandbox.imports import Settings, refusal
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
 
-# Contract checks a course may leave out of scope (a [rules] key -> the checks it governs). Names are the check
+# Contract checks a course's rules put beyond the course (a [rules] key -> the checks it governs). Names are the check
 # names of the report ("gradients accumulate", ...), i.e. the test function without `test_`.
 RULE_CHECKS = {
     "gradients": ("gradients accumulate",),
     "float32": ("float32 preserved", "loss float32 preserved"),
+    "value_bound": ("stable for large logits", "long saturating sequence"),
+    "kinks": ("subgradient at kink", "maxpool ties conserve gradient"),
 }
+BEYOND = "beyond the course"  # a check that runs for 0 points: the course's own tests do not ask for it
 # Checks that call backward (their cases are narrowed to training mode when backward_in_eval is false).
 BACKWARD_CHECKS = ("backward matches torch", "backward matches finite differences", "gradients accumulate",
                    "zero grad zeroes buffers", "inputs not modified", "float32 preserved", "no stale cache",
                    "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
 KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
-        "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules", "sandbox"}
+        "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules", "sandbox",
+        "evidence"}
 # The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course
 # constructor does not take is expressible only at its default.
 CONTRACT_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -49,7 +53,8 @@ CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
     "LeakyReLU": {"negative_slope": 0.01}, "Dropout": {"p": 0.5},
     "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
 }
-RULE_KEYS = {"gradients", "float32", "backward_in_eval", "ranges", "ranks", "spreads", "zero_inputs"}
+RULE_KEYS = {"gradients", "float32", "backward_in_eval", "value_bound", "kinks", "beyond", "ranges", "ranks", "spreads",
+             "zero_inputs"}
 SANDBOX_KEYS = {"numpy_aliases", "allow"}  # [sandbox]: what the submission's imports find (imports.Settings)
 
 
@@ -71,6 +76,11 @@ class Rules:
     gradients: str = "accumulate"  # "accumulate" (+=, the contract) or "overwrite" (the latest backward's)
     float32: bool = True  # float32 in gives float32 out
     backward_in_eval: bool = True  # backward is differentiated in eval mode too (BatchNorm)
+    # The largest |value| of the inputs the course's own tests use: layer inputs and scores drawn larger are scaled
+    # into it, and the checks of stability far beyond it are beyond the course. None: the contract's (up to 1e4).
+    value_bound: float | None = None
+    kinks: bool = True  # the course's inputs hit kinks and ties exactly (ReLU at 0, tied maxima)
+    beyond: str = "show"  # checks beyond the course: "show" (run, listed, 0 points) or "score" (graded as any)
     ranges: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)  # layer -> arg -> [lo, hi]
     ranks: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # layer -> input ranks the course uses
     # criterion -> the largest difference between one sample's scores the course's code computes exactly (a clipped
@@ -101,6 +111,7 @@ class Profile:
     narrow: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)  # layer -> arg -> values
     rules: Rules = field(default_factory=Rules)
     sandbox: Settings = field(default_factory=Settings)  # NumPy's old aliases, the packages the course allows
+    evidence: Mapping[str, str] = field(default_factory=dict)  # a [rules] key -> the course's text that asks for it
 
     def course_name(self, contract_name: str) -> str:
         return self.names.get(contract_name, (contract_name,))[0]
@@ -160,12 +171,24 @@ class Profile:
         base = check.split(" (")[0]
         if f"{layer}: {base}" in self.unexpressible_checks:
             return f"not expressible in {self.name} style: {self.unexpressible_checks[f'{layer}: {base}']}"
-        if base in RULE_CHECKS["gradients"] and self.rules.gradients == "overwrite":
-            return (f"not in scope for {self.name}: the course overwrites parameter gradients in each backward "
-                    "(rules.gradients = \"overwrite\"), so they are not required to accumulate")
-        if base in RULE_CHECKS["float32"] and not self.rules.float32:
-            return f"not in scope for {self.name}: the course works in float64 only (rules.float32 = false)"
         return None
+
+    def beyond(self, check: str) -> str | None:
+        """Why a check is beyond what this course asks (it runs and is shown, for 0 points), citing the rule's
+        evidence; None when the course asks for it, or when the profile scores such checks (rules.beyond)."""
+        base = check.split(" (")[0]
+        rules = self.rules
+        why = {"gradients": rules.gradients == "overwrite" and "the course overwrites parameter gradients in each "
+               "backward (rules.gradients = \"overwrite\"): they need not accumulate",
+               "float32": not rules.float32 and "the course works in float64 (rules.float32 = false)",
+               "value_bound": rules.value_bound is not None and f"the course's inputs stay within +-{rules.value_bound:g} "
+               "(rules.value_bound): stability far beyond them is not asked for",
+               "kinks": not rules.kinks and "the course's inputs never hit a kink or a tie exactly (rules.kinks = false)"}
+        rule = next((key for key, checks in RULE_CHECKS.items() if base in checks and why[key]), None)
+        if rule is None or rules.beyond == "score":
+            return None
+        cited = f"; evidence: {self.evidence[rule]}" if rule in self.evidence else ""
+        return f"{BEYOND} ({self.name}): {why[rule]}{cited}"
 
 
 def _fail(source: str, key: str, problem: str) -> ProfileError:
@@ -204,9 +227,14 @@ def _rules(data: Any, source: str) -> Rules:
     gradients = table.get("gradients", "accumulate")
     if gradients not in ("accumulate", "overwrite"):
         raise _fail(source, "rules.gradients", f"must be \"accumulate\" or \"overwrite\", got {gradients!r}")
-    for key in ("float32", "backward_in_eval"):
+    for key in ("float32", "backward_in_eval", "kinks"):
         if not isinstance(table.get(key, True), bool):
             raise _fail(source, f"rules.{key}", f"must be true or false, got {table[key]!r}")
+    bound = table.get("value_bound")
+    if bound is not None and not (isinstance(bound, int | float) and not isinstance(bound, bool) and bound > 0):
+        raise _fail(source, "rules.value_bound", f"must be a positive number, got {bound!r}")
+    if table.get("beyond", "show") not in ("show", "score"):
+        raise _fail(source, "rules.beyond", f"must be \"show\" or \"score\", got {table['beyond']!r}")
     ranges = {}
     for layer, args in _table(table.get("ranges", {}), source, "rules.ranges").items():
         ranges[layer] = {}
@@ -232,8 +260,26 @@ def _rules(data: Any, source: str) -> Rules:
             raise _fail(source, f"rules.zero_inputs.{layer}",
                         f"must be a list of the layer's further input names (not \"input\"), got {names!r}")
         zero_inputs[layer] = tuple(names)
-    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True), ranges, ranks, spreads,
-                 zero_inputs)
+    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True),
+                 None if bound is None else float(bound), table.get("kinks", True), table.get("beyond", "show"),
+                 ranges, ranks, spreads, zero_inputs)
+
+
+def _evidence(data: Any, rules: Any, source: str) -> dict[str, str]:
+    """[evidence]: for each rule the profile sets, the course's own text (its template or tests) that asks for it,
+    cited so a reader can check it: "gradients", "ranks.Dropout", ... Every rule must have one."""
+    evidence = _strings(data, source, "evidence")
+    given = [key for key, value in _table(rules, source, "rules").items() if key != "beyond"
+             for key in ([f"{key}.{name}" for name in value] if isinstance(value, dict) else [key])]
+    missing = [key for key in given if key not in evidence and key.split(".")[0] not in evidence]
+    if missing:
+        raise _fail(source, f"evidence.{missing[0]}", "every rule cites its evidence: the course template's comment or "
+                    "the course test that asks for it (e.g. \"homework_test_modules.ipynb: np.allclose on float32 "
+                    "inputs\")")
+    unknown = [key for key in evidence if key not in given and not any(g.startswith(key + ".") for g in given)]
+    if unknown:
+        raise _fail(source, f"evidence.{unknown[0]}", "cites no rule this profile sets")
+    return evidence
 
 
 def _sandbox(data: Any, source: str) -> Settings:
@@ -288,7 +334,8 @@ def parse(data: Mapping[str, Any], source: str) -> Profile:
         unexpressible_checks=_strings(data.get("unexpressible_checks", {}), source, "unexpressible_checks"),
         supplied=_strings(data.get("supplied", {}), source, "supplied"),
         narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source),
-        sandbox=_sandbox(data.get("sandbox", {}), source))
+        sandbox=_sandbox(data.get("sandbox", {}), source),
+        evidence=_evidence(data.get("evidence", {}), data.get("rules", {}), source))
 
 
 def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
