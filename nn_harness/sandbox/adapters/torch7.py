@@ -102,16 +102,21 @@ class BatchNorm(Chain):
         norm_class, scale_class = (getattr(m, name) for name in names)
         self.norm = norm_class(1.0 - momentum)
         self.norm.EPS, self.keep = eps, 1.0 - momentum
-        self.running_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
-        self.norm.moving_mean, self.norm.moving_variance = self.running_mean.copy(), self.running_var.copy()
+        self.norm.moving_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
+        self.norm.moving_variance = self.running_var.copy()
         super().__init__([Module(self.norm, profile), Module(scale_class(num_features), profile)])
+
+    @property
+    def running_mean(self) -> np.ndarray:
+        """The course module's own moving mean (torch's running mean, alpha = 1 - momentum): live, so it is right
+        inside the student's Sequential too, where this wrapper's forward does not run."""
+        return self.norm.moving_mean
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         old_var = self.running_var.copy()
-        self.norm.moving_mean, self.norm.moving_variance = self.running_mean.copy(), old_var.copy()
+        self.norm.moving_mean, self.norm.moving_variance = np.array(self.running_mean, dtype=float), old_var.copy()
         output = super()._forward(input)
         if self.training:
-            self.running_mean[...] = self.norm.moving_mean
             self.running_var[...] = unbiased_running_var(old_var, self.norm.moving_variance, self.keep, len(input))
         return output
 
@@ -181,8 +186,9 @@ def _module(layer: str) -> Binder:
 def _sequential(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
     def build(*children: Module) -> Module:
         inner = getattr(m, names[0])()
-        for child in children:
-            getattr(inner, profile.method("add"))(child.inner)
+        for child in children:  # a module the adapter composes (BatchNorm1d) goes in as its course modules
+            for course_module in ([c.inner for c in child.children] if isinstance(child, Chain) else [child.inner]):
+                getattr(inner, profile.method("add"))(course_module)
         return Module(inner, profile)
     return build
 
