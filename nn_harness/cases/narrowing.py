@@ -23,6 +23,13 @@ def _within_spread(x: np.ndarray, limit: float) -> np.ndarray:
     return x * (limit / spread) if spread > limit else x
 
 
+def _cropped(x: np.ndarray, divisor: Any) -> np.ndarray:
+    """An image batch cut to a height and width that are multiples of `divisor` (an int or a pair); the draws are
+    at least one window large, so some of it is always left."""
+    dh, dw = (divisor, divisor) if isinstance(divisor, int) else divisor
+    return x[..., : x.shape[-2] - x.shape[-2] % dh, : x.shape[-1] - x.shape[-1] % dw]
+
+
 def _within_bound(x: np.ndarray, bound: float) -> np.ndarray:
     """A float array scaled down, when it must be, so that no value exceeds `bound` in magnitude (the course's own
     tests draw no larger inputs); integer arrays (class targets, indices) as they are."""
@@ -60,6 +67,10 @@ def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     spread = profile.rules.spreads.get(spec.name)
     if spread is not None and isinstance(inputs, st.SearchStrategy):  # a criterion's (scores, target) pairs
         fields["inputs"] = inputs.map(lambda pair: (_within_spread(pair[0], spread), *pair[1:]))
+    divisor = profile.divisible.get(spec.name)
+    if divisor is not None and inputs is not None:  # the template asserts height and width are multiples of it
+        drawn = fields.get("inputs", inputs)
+        fields["inputs"] = lambda args, drawn=drawn: drawn(args).map(lambda x: _cropped(x, args[divisor]))
     bound = profile.rules.value_bound
     if bound is not None:  # after the other narrowing of the inputs: every value drawn within the course's
         drawn = fields.get("inputs", inputs)

@@ -88,7 +88,13 @@ def style(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> adapters.Profile:
-    return adapters.profile_for(style(pytestconfig))
+    """The course profile, with the template-year variant of each layer that the sandbox found in the submission's
+    own constructors (only variants the profile declares: the sandbox's word picks among them)."""
+    course = adapters.profile_for(style(pytestconfig))
+    found = session_sandbox.hello(pytestconfig)
+    chosen = {layer: name for layer, name in (found.variants if found else {}).items()
+              if layer in course.variants and (name == "" or name in course.variants[layer])}
+    return course.with_variants(chosen)
 
 
 @pytest.fixture(scope="session")

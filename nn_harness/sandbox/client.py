@@ -76,6 +76,7 @@ class Hello:
     skipped: list[list] = field(default_factory=list)  # a notebook's statements that failed: [cell, line, error]
     aliases: list[str] = field(default_factory=list)  # NumPy aliases restored (numpy_aliases)
     stand_ins: list[list[str]] = field(default_factory=list)  # [module, where it is imported, why it is absent]
+    variants: dict[str, str] = field(default_factory=dict)  # layer -> its template year's variant ([variants])
 
 
 # --------------------------------------------------------------------------------------------------- handles
@@ -589,12 +590,19 @@ def _hello(info: dict, uid: int | None) -> Hello:
                  header=[str(line)[:500] for line in header[:50]] if isinstance(header, list) else [],
                  style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid,
                  skipped=_skipped(info.get("skipped")), aliases=_names(info.get("aliases")),
-                 stand_ins=_stand_ins(info.get("stand_ins")))
+                 stand_ins=_stand_ins(info.get("stand_ins")), variants=_variants(info.get("variants")))
 
 
 def _names(value: Any) -> list[str]:
     """NumPy's aliases the sandbox says it restored: a few short names."""
     return [entry[:20] for entry in (value[:10] if isinstance(value, list) else []) if isinstance(entry, str)]
+
+
+def _variants(value: Any) -> dict[str, str]:
+    """The variants the sandbox says the submission's constructors have: short names (the trusted side keeps only
+    those its profile declares)."""
+    entries = list(value.items())[:50] if isinstance(value, dict) else []
+    return {key[:50]: name[:50] for key, name in entries if isinstance(key, str) and isinstance(name, str)}
 
 
 def _stand_ins(value: Any) -> list[list[str]]:

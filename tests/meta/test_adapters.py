@@ -48,7 +48,8 @@ def cs():
 # ------------------------------------------------------------------------------------------------- detection
 
 
-@pytest.mark.parametrize(("target", "style"), [(TORCH7, "torch7"), (CS231N, "cs231n"), ("impl", "native")])
+# torch7 is the family's base: its examples (the older practical_dl templates) are practical_dl's, by fingerprints.
+@pytest.mark.parametrize(("target", "style"), [(TORCH7, "practical_dl"), (CS231N, "cs231n"), ("impl", "native")])
 def test_auto_detection(target, style):
     impl = load_implementation(target)
     assert adapters.detect(impl.module)[0] == style
@@ -58,12 +59,22 @@ def test_auto_detection(target, style):
 
 
 def test_header_declares_conventions_and_unexpressed():
-    lines = adapters.describe(load_implementation(TORCH7), "auto")
-    assert lines[0].startswith("api: torch7 (auto: ") and lines[0].endswith("defines updateOutput-style classes)")
+    lines = adapters.describe(load_implementation(TORCH7), "torch7")
+    assert lines[0] == "api: torch7 (requested)"
     text = "\n".join(lines)
     for topic in adapters.profile_for("torch7").conventions:
         assert f"convention {topic}:" in text
     assert "not expressible: SGD:" in text and "rules in scope: gradients accumulate" in text
+
+
+def test_auto_names_the_fingerprints_and_the_variant_of_each_constructor():
+    """The older template's Conv2d(in, out, k) and MaxPool2d(k), recognised from the submission's own signatures."""
+    lines = adapters.describe(load_implementation(TORCH7), "auto")
+    assert lines[0].startswith("api: practical_dl (auto: it defines ") and "fingerprints" in lines[0]
+    text = "\n".join(lines)
+    assert "variant Conv2d: same_padding (its constructor takes in_channels, out_channels, kernel_size)" in text
+    assert "variant MaxPool2d: non_overlapping (its constructor takes kernel_size)" in text
+    assert "convention Conv2d: Conv2d(in_channels, out_channels, kernel_size), the 2019-2022 templates" in text
 
 
 def test_native_is_the_module_itself():
@@ -97,7 +108,7 @@ def test_missing_submission_class_stays_missing(tmp_path):
     path.write_text("class Module:\n    def updateOutput(self, input):\n        return input\n"
                     "class ReLU(Module):\n    pass\n")
     ns = namespace(str(path), "auto")
-    assert isinstance(ns, Namespace) and ns.__profile__.name == "torch7"
+    assert isinstance(ns, Namespace) and ns.__profile__.name == "practical_dl"
     assert hasattr(ns, "ReLU") and not hasattr(ns, "Linear")
     assert "missing Linear" in ns.__missing__["Linear"]
     with pytest.raises(CheckFailure, match=r"does not define Linear: not implemented\n  Linear: torch7 builds it"):
@@ -488,7 +499,8 @@ BUGGY = {
 @pytest.mark.parametrize("style", BUGGY)
 def test_buggy_example_fails_only_its_bugs_layers(style, tmp_path):
     target, bugs, layers = BUGGY[style]
-    result, cases = run_suite(target, layers, tmp_path)
+    # torch7, the family's base, is graded only when named (auto picks the course, practical_dl)
+    result, cases = run_suite(target, layers, tmp_path, *(["--api", "torch7"] if style == "torch7" else []))
     failed = {lay for lay, _, message in cases if message is not None}
     assert failed == set(bugs), result.stdout[-3000:]
     for layer, phrase in bugs.items():

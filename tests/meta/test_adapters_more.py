@@ -56,7 +56,9 @@ DETECTED = {
     "module_grad_correct": "module-grad", "module_grad_buggy": "module-grad",
     "cached_backward_correct": "cached-backward", "cached_backward_buggy": "cached-backward",
     "update_only_correct": "update-only", "update_only_buggy": "update-only",
-    "torch7_correct": "torch7", "cs231n_correct": "cs231n", "native_buggy/layers.py": "native",
+    "torch7_correct": "practical_dl", "cs231n_correct": "cs231n", "native_buggy/layers.py": "native",
+    "practical_dl_correct": "practical_dl", "practical_dl_snake_correct": "practical_dl_snake",
+    "dict_grads_correct": "dict-grads", "layer_objects_correct": "layer-objects",
 }
 
 

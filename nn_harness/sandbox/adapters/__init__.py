@@ -124,29 +124,33 @@ def probe(module: ModuleType, profile: Profile) -> tuple[int, list[str]]:
 
 
 def detect(module: ModuleType) -> tuple[str, str]:
-    """(profile name, why): the profile under which most probe layers construct and run; ties go to a profile
-    whose [detect] names the module matches, then to PRIORITY's order. When no probe layer runs under any profile,
-    the first profile whose [detect] names match, else native; the header then says what came closest."""
-    order = [*PRIORITY, *sorted(set(profiles()) - set(PRIORITY) - {"native"}), "native"]
+    """(profile name, why). By fingerprints first: the profile whose [detect] names (unique to its course's
+    template) the module defines most of; probes only break a tie between those, or, when no profile's names match,
+    pick the profile under which most probe layers construct and run (then PRIORITY's order). A profile marked
+    `auto = false` (a family's base, torch7) is never picked: a course profile covers all its template years."""
+    order = [name for name in [*PRIORITY, *sorted(set(profiles()) - set(PRIORITY) - {"native"})]
+             if profiles()[name].auto]
+    matched = {name: adapter_for(profiles()[name]).fingerprints(module) for name in order}
+    best = max(matched.values(), default=0)
+    # No course's names: the contract's own style first, so it wins a tie (impl/ runs as much under snake_case).
+    pool = [name for name in order if matched[name] == best] if best else ["native", *order]
     results = []
-    for rank, name in enumerate(order):
-        profile = profiles()[name]
-        named = name == "native" or adapter_for(profile).detects(module)
-        ran, failed = probe(module, profile)
-        results.append((ran, named, -rank, name, failed))
-    ran, named, _, name, failed = max(results)
+    for rank, name in enumerate(pool):
+        ran, failed = probe(module, profiles()[name])
+        results.append((ran, -rank, name, failed))
+    ran, _, name, failed = max(results)
+    if best and len(pool) == 1:
+        return name, f"auto: it defines {best} of {name}'s fingerprints ({profiles()[name].signature})"
+    if best:
+        others = ", ".join(f"{n} {r}" for r, _, n, _ in sorted(results, reverse=True) if n != name)
+        return name, (f"auto: it defines {best} of the fingerprints of {', '.join(pool)}; {ran} probe layers run "
+                      f"under {name} (next: {others})")
     if ran == 0:
-        by_name = next((n for _, is_named, _, n, _ in sorted(results, key=lambda r: -r[2]) if is_named), "native")
-        closest = next(r for r in results if r[3] == by_name)
-        what = "; ".join(closest[4][:3]) or "no probe layer is mapped"
-        return by_name, (f"auto: no probe layer runs under any profile; chosen by its names"
-                         f"{': ' + profiles()[by_name].signature if by_name != 'native' else ''}; under it: {what}")
-    runners_up = sorted(((r, n) for r, _, _, n, _ in results if n != name), reverse=True)[:2]
+        what = "; ".join(failed[:3]) or "no probe layer is mapped"
+        return "native", f"auto: no course's names match and no probe layer runs under any profile; under native: {what}"
+    runners_up = sorted(((r, n) for r, _, n, _ in results if n != name), reverse=True)[:2]
     others = ", ".join(f"{n} {r}" for r, n in runners_up)
-    why = f"auto: {ran} probe layers construct and run under it (next: {others})"
-    if named and name != "native":
-        why += f"; {profiles()[name].signature}"
-    return name, why
+    return name, f"auto: no course's names match; {ran} probe layers construct and run under it (next: {others})"
 
 
 # ------------------------------------------------------------------------------------------------------- adapt
@@ -169,6 +173,19 @@ def adapt(impl: Implementation, api: str) -> Implementation:
     return dataclasses.replace(impl, module=adapter_for(profile).namespace(impl.module))
 
 
+def variants_of(impl: Implementation, profile: Profile) -> dict[str, str]:
+    """For each layer with template-year variants ([variants]) the submission defines: the variant its own
+    constructor's signature has ("" for the profile's own [constructors])."""
+    if impl.module is None:
+        return {}
+    found = {}
+    for layer in profile.variants:
+        course = getattr(impl.module, profile.course_name(layer), None)
+        if course is not None:
+            found[layer] = profile.variant_of(layer, course) or ""
+    return found
+
+
 def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | None = None) -> list[str]:
     """Report-header lines: the profile in use, why, its declared conventions, what it does not grade and why
     (`resolved`: resolve(impl, api) when the caller has it already, so auto's probing runs once)."""
@@ -177,6 +194,11 @@ def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | Non
     lines = [f"api: {shown} ({how})"]
     if profile.driver == "native":
         return lines
+    variants = variants_of(impl, profile)
+    for layer, name in variants.items():  # which template year's constructor, and why: its conventions follow
+        takes = ", ".join(profile.variants[layer][name].constructor if name else profile.constructors.get(layer, ()))
+        lines.append(f"  variant {layer}: {name or 'the profile default'} (its constructor takes {takes})")
+    profile = profile.with_variants(variants)
     lines += [f"  convention {topic}: {text}" for topic, text in profile.conventions.items()]
     if "Dropout" in profile.names and impl.module is not None:
         course = getattr(impl.module, profile.names["Dropout"][0], None)
@@ -185,8 +207,11 @@ def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | Non
     lines += [f"  not expressible: {name}: {why}" for name, why in profile.unexpressible.items()]
     lines += [f"  not graded (course-supplied): {name}: {why}" for name, why in profile.supplied.items()]
     rules = profile.rules
+    bound = "any" if rules.value_bound is None else f"within +-{rules.value_bound:g}"
     lines.append(f"  rules in scope: gradients {rules.gradients}, float32 {'yes' if rules.float32 else 'no'}, "
-                 f"backward in eval mode {'yes' if rules.backward_in_eval else 'no'}")
+                 f"backward in eval mode {'yes' if rules.backward_in_eval else 'no'}, input values {bound}, "
+                 f"kinks {'yes' if rules.kinks else 'no'}; checks beyond them "
+                 f"{'scored' if rules.beyond == 'score' else 'shown for 0 points'}")
     if impl.module is not None:
         missing = adapter_for(profile).namespace(impl.module).__missing__
         lines += [f"  not implemented: {name}: {why}" for name, why in missing.items()]

@@ -62,13 +62,17 @@ class Adapter:
         return self.profile.conventions
 
     def detects(self, module: ModuleType) -> bool:
-        """The profile's [detect] names: a class, a function, or a method of some class, defined by the module."""
+        return self.fingerprints(module) > 0
+
+    def fingerprints(self, module: ModuleType) -> int:
+        """How many of the profile's [detect] names the module defines: a class, a function, or a method of some
+        class (names unique to the course's template: its fingerprints)."""
         detect = self.profile.detect
         values = vars(module)
         classes = [v for v in values.values() if inspect.isclass(v)]
-        return (any(inspect.isclass(values.get(n)) for n in detect.get("classes", ()))
-                or any(inspect.isfunction(values.get(n)) for n in detect.get("functions", ()))
-                or any(callable(getattr(c, n, None)) for c in classes for n in detect.get("methods", ())))
+        return (sum(inspect.isclass(values.get(n)) for n in detect.get("classes", ()))
+                + sum(inspect.isfunction(values.get(n)) for n in detect.get("functions", ()))
+                + sum(any(callable(getattr(c, n, None)) for c in classes) for n in detect.get("methods", ())))
 
     def namespace(self, module: ModuleType) -> Any:
         members, missing = {}, {}

@@ -110,9 +110,10 @@ def _module(layer: str) -> Binder:
 
     def binder(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
         def build(*args: Any, **kwargs: Any) -> ModuleLayer:
-            drop_bias = "bias" not in profile.constructors.get(layer, ()) and not kwargs.pop("bias", True)
             course = getattr(m, names[0])
-            return ModuleLayer(course(*profile.arguments(layer, args, kwargs, course)), drop_bias=drop_bias)
+            here = profile.for_course(layer, course)  # its template year's constructor ([variants])
+            drop_bias = "bias" not in here.constructors.get(layer, ()) and not kwargs.pop("bias", True)
+            return ModuleLayer(course(*here.arguments(layer, args, kwargs, course)), drop_bias=drop_bias)
         return build
     return binder
 

@@ -11,6 +11,7 @@ every profile of the same family; see docs/adapters.md for the format and a work
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import tomllib
@@ -38,7 +39,7 @@ BACKWARD_CHECKS = ("backward matches torch", "backward matches finite difference
                    "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
 KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
         "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules", "sandbox",
-        "evidence"}
+        "evidence", "variants", "auto"}
 # The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course
 # constructor does not take is expressible only at its default.
 CONTRACT_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -92,11 +93,23 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One template year's constructor of a layer ([variants.<Layer>.<name>]): recognised from the submission's own
+    signature (`Profile.variant_of`), graded on the cases it can state."""
+
+    constructor: tuple[str, ...]  # the contract's arguments it takes, in its positional order
+    narrow: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # as [narrow.<Layer>], replacing it
+    divisible_by: str | None = None  # the argument the input's height and width are multiples of (its asserts)
+    why: str = ""  # the convention, for the report header
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     driver: str  # the code that drives such modules: a key of nn_harness.sandbox.adapters.DRIVERS (or an entry point)
     source: str  # the file it was read from
     signature: str = ""  # why --api auto picks it, for the report header
+    auto: bool = True  # --api auto may pick it (false: a family's base, named only by --api)
     description: str = ""
     detect: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # classes / functions / methods
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # contract name -> the course's names
@@ -112,6 +125,50 @@ class Profile:
     rules: Rules = field(default_factory=Rules)
     sandbox: Settings = field(default_factory=Settings)  # NumPy's old aliases, the packages the course allows
     evidence: Mapping[str, str] = field(default_factory=dict)  # a [rules] key -> the course's text that asks for it
+    variants: Mapping[str, Mapping[str, Variant]] = field(default_factory=dict)  # layer -> name -> its variant
+    divisible: Mapping[str, str] = field(default_factory=dict)  # layer -> argument (a variant in use: `with_variants`)
+
+    def variant_of(self, layer: str, course: Any) -> str | None:
+        """The variant of `layer` the course class's own signature has ([variants]): the one whose constructor takes
+        as many positional arguments as it does, else the longest it can be called with; None for the profile's
+        own [constructors] (or when the layer has no variants)."""
+        options = self.variants.get(layer)
+        if not options or course is None:
+            return None
+        try:
+            params = [p for p in inspect.signature(course).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            return None
+        required = sum(p.default is p.empty for p in params)
+        candidates = {None: self.constructors.get(layer, ()), **{n: v.constructor for n, v in options.items()}}
+        exact = [name for name, takes in candidates.items() if len(takes) == len(params)]
+        if exact:
+            return exact[0]
+        fitting = [name for name, takes in candidates.items() if required <= len(takes) <= len(params)]
+        return max(fitting, key=lambda name: len(candidates[name])) if fitting else None
+
+    def with_variants(self, chosen: Mapping[str, str | None]) -> Profile:
+        """This profile with each layer's chosen variant in place of its [constructors] and [narrow] entries."""
+        constructors, narrow = dict(self.constructors), dict(self.narrow)
+        divisible, conventions = dict(self.divisible), dict(self.conventions)
+        for layer, name in chosen.items():
+            variant = self.variants.get(layer, {}).get(name) if name else None
+            if variant is None:
+                continue
+            constructors[layer], narrow[layer] = variant.constructor, dict(variant.narrow)
+            conventions[layer] = variant.why or conventions.get(layer, "")
+            if variant.divisible_by:
+                divisible[layer] = variant.divisible_by
+        applied = set(chosen)  # decided, the default ("" or None) included
+        variants = {layer: named for layer, named in self.variants.items() if layer not in applied}
+        return dataclasses.replace(self, constructors=constructors, narrow=narrow, divisible=divisible,
+                                   conventions=conventions, variants=variants)
+
+    def for_course(self, layer: str, course: Any) -> Profile:
+        """The profile as it applies to this course class of `layer`: its variant in place, the layer's variants
+        decided."""
+        return self.with_variants({layer: self.variant_of(layer, course) or ""})
 
     def course_name(self, contract_name: str) -> str:
         return self.names.get(contract_name, (contract_name,))[0]
@@ -124,6 +181,8 @@ class Profile:
         which contract arguments it takes, in its order). An argument the course constructor does not take must be
         at the value the course implies: torch's default, or the one value [narrow] gives it ('same' padding,
         stride = kernel_size); else NotExpressible. Dropout's p is converted when the course's p is the KEEP one."""
+        if self.variants.get(layer):  # the course class's own variant, then as for any layer
+            return self.for_course(layer, course).arguments(layer, args, kwargs, course)
         given = {**dict(zip(CONTRACT_ARGUMENTS.get(layer, ()), args)), **kwargs}
         takes = self.constructors.get(layer, ())
         defaults = CONTRACT_DEFAULTS.get(layer, {})
@@ -299,6 +358,33 @@ def _sandbox(data: Any, source: str) -> Settings:
     return Settings(aliases, tuple(allow))
 
 
+def _variants(data: Any, source: str) -> dict[str, dict[str, Variant]]:
+    """[variants.<Layer>.<name>]: constructor (required), narrow, divisible_by, why."""
+    out: dict[str, dict[str, Variant]] = {}
+    for layer, named in _table(data, source, "variants").items():
+        for name, table in _table(named, source, f"variants.{layer}").items():
+            key = f"variants.{layer}.{name}"
+            table = _table(table, source, key)
+            unknown = sorted(set(table) - {"constructor", "narrow", "divisible_by", "why"})
+            if unknown:
+                raise _fail(source, f"{key}.{unknown[0]}", "unknown key (constructor, narrow, divisible_by, why)")
+            takes = table.get("constructor")
+            if not isinstance(takes, list) or not all(isinstance(arg, str) for arg in takes):
+                raise _fail(source, f"{key}.constructor", f"required, a list of argument names, got {takes!r}")
+            divisible = table.get("divisible_by")
+            if divisible is not None and divisible not in takes:
+                raise _fail(source, f"{key}.divisible_by", f"must be one of its constructor's arguments, got {divisible!r}")
+            narrow = _narrow({layer: table.get("narrow", {})}, source).get(layer, {})
+            out.setdefault(layer, {})[name] = Variant(tuple(takes), narrow, divisible, str(table.get("why", "")))
+    return out
+
+
+def _boolean(value: Any, source: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(source, key, f"must be true or false, got {value!r}")
+    return value
+
+
 def _narrow(data: Any, source: str) -> dict[str, dict[str, tuple[Any, ...]]]:
     out = {}
     for layer, args in _table(data, source, "narrow").items():
@@ -325,6 +411,7 @@ def parse(data: Mapping[str, Any], source: str) -> Profile:
     return Profile(
         name=data["name"], driver=data["driver"], source=source,
         signature=str(data.get("signature", "")), description=str(data.get("description", "")),
+        auto=_boolean(data.get("auto", True), source, "auto"),
         detect=detect, names=_names(data.get("names", {}), source, "names"),
         constructors=_names(data.get("constructors", {}), source, "constructors", empty=True),
         methods=_strings(data.get("methods", {}), source, "methods"),
@@ -335,7 +422,8 @@ def parse(data: Mapping[str, Any], source: str) -> Profile:
         supplied=_strings(data.get("supplied", {}), source, "supplied"),
         narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source),
         sandbox=_sandbox(data.get("sandbox", {}), source),
-        evidence=_evidence(data.get("evidence", {}), data.get("rules", {}), source))
+        evidence=_evidence(data.get("evidence", {}), data.get("rules", {}), source),
+        variants=_variants(data.get("variants", {}), source))
 
 
 def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -175,10 +175,10 @@ def _module(layer: str) -> Binder:
 
     def binder(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Any:
         def build(*args: Any, **kwargs: Any) -> Module:
-            takes_bias = "bias" in profile.constructors.get(layer, ())
-            drop_bias = not takes_bias and not kwargs.pop("bias", True)
             course = getattr(m, names[0])
-            return Module(course(*profile.arguments(layer, args, kwargs, course)), profile, drop_bias=drop_bias)
+            here = profile.for_course(layer, course)  # its template year's constructor ([variants])
+            drop_bias = "bias" not in here.constructors.get(layer, ()) and not kwargs.pop("bias", True)
+            return Module(course(*here.arguments(layer, args, kwargs, course)), profile, drop_bias=drop_bias)
         return build
     return binder
 
