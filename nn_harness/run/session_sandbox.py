@@ -134,6 +134,7 @@ class Isolation:
         self.sandbox = Sandbox(option(config, "impl"), option(config, "api") or "native", limits,
                                given(config, "notebook_cells"), import_settings(config))
         self.submission = Submission(self.sandbox)
+        self.stuck: dict[str, str] = {}  # layer -> how it hung or ran out of memory first (its other checks fail at once)
 
     def start(self) -> None:
         if self.worker:
@@ -171,12 +172,23 @@ class Isolation:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Any:
-        if "layer" in dict(item.user_properties):
+        layer = dict(item.user_properties).get("layer")
+        if layer in self.stuck:  # it hung or blew its memory once in this process: one deadline is enough
+            raise pytest.fail.Exception(f"{layer}: not run: {self.stuck[layer]}", pytrace=False)
+        if layer is not None:
             self.sandbox.begin(self.timeout_for(item))
         try:
             return (yield)
         except SandboxLost as lost:
             raise pytest.fail.Exception(str(lost), pytrace=False) from None
+
+    def _note_stuck(self, item: pytest.Item) -> None:
+        """A layer whose check hung past its deadline or was killed for its memory: remembered, so its other checks in
+        this process fail at once."""
+        props, reason = dict(item.user_properties), self.sandbox.lost or ""
+        layer = props.get("layer")
+        if layer not in (None, "Submission") and (reason.startswith(STUCK) or "killed by signal SIGKILL" in reason):
+            self.stuck.setdefault(layer, f"in check {props.get('check', item.name)!r} it {reason.splitlines()[0]}")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -185,7 +197,10 @@ class Isolation:
             result = yield
         except SandboxLost as error:
             lost = str(error)
-        if "layer" not in dict(item.user_properties):
+        finally:  # also when the check failed with the loss as its own message
+            self._note_stuck(item)
+        props = dict(item.user_properties)
+        if "layer" not in props:
             if lost:
                 raise pytest.fail.Exception(lost, pytrace=False)
             return result
@@ -202,6 +217,9 @@ class Isolation:
 
 
 HELLO_KEY = pytest.StashKey[Hello]()
+# How a lost sandbox's reason starts when the layer hung past its deadline or was killed for its memory: its other
+# checks in this process then fail at once, naming the first (a hanging ReLU costs one deadline, not one per check).
+STUCK = ("timed out after",)
 
 
 def guard(config: pytest.Config) -> Isolation:
