@@ -66,7 +66,9 @@ def failed_by_layer(tests: list[dict]) -> dict[str, list[str]]:
 def example_bugs() -> list[tuple[str, list[str]]]:
     rows = []
     for folder in sorted(EXAMPLES.glob("*_buggy")):
-        target = next(p for p in sorted(folder.iterdir()) if p.suffix == ".py")
+        # Its one module (layers.py, modules.py), or the folder itself where it is a package of several.
+        files = [p for p in sorted(folder.iterdir()) if p.suffix == ".py" and p.name != "__init__.py"]
+        target = files[0] if len(files) == 1 else folder
         with tempfile.TemporaryDirectory() as scratch:
             for layer, checks in failed_by_layer(graded(target, profile_of(folder), None, Path(scratch))).items():
                 rows.append((f"{folder.name} {layer}", checks))
