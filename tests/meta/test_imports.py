@@ -276,9 +276,10 @@ def test_a_profiles_sandbox_table_is_validated_naming_the_key(tmp_path, table, k
 def test_the_options_override_the_aliases_and_add_to_what_the_profile_allows(tmp_path):
     pytest.importorskip("scipy")
     course = tmp_path / "course.toml"
-    course.write_text('extends = "practical_dl"\nname = "course"\n[sandbox]\nallow = ["scipy"]\n')
-    assert import_settings(Config(api="practical_dl")) == Settings(numpy_aliases=True)
-    assert import_settings(Config(api="practical_dl", numpy_aliases="false")) == Settings()
+    course.write_text('extends = "torch7"\nname = "course"\n[sandbox]\nallow = ["scipy"]\n')
+    assert import_settings(Config(api="torch7")) == Settings(numpy_aliases=True)
+    assert import_settings(Config(api="torch7", numpy_aliases="false")) == Settings()
+    assert import_settings(Config(api="practical_dl")) == Settings(True, ("scipy", "skimage"))
     assert import_settings(Config(numpy_aliases="true", allow="scipy")) == Settings(True, ("scipy",))
     assert import_settings(Config(api=str(course), allow="scipy")) == Settings(True, ("scipy",))
     assert import_settings(Config(api="auto")) == Settings(), "under auto the profile is chosen after the import"
