@@ -55,7 +55,14 @@ def beyond(profile: Profile, layer: str, check: str, grade_over: str) -> str | N
     grade is over the whole contract, where every check counts."""
     from nn_harness.cases.registry import SPECS
 
-    return None if grade_over == "contract" or layer not in SPECS else profile.beyond(check)
+    if grade_over == "contract" or layer not in SPECS:
+        return None
+    modes = getattr(SPECS[layer], "modes", ())
+    if modes and "train" not in modes:  # no training-mode case to narrow to (Dropout's deterministic checks)
+        why = profile.beyond_in_eval(check)
+        if why:
+            return why
+    return profile.beyond(check)
 
 
 def worth(check: Check, weights: Weights) -> float:

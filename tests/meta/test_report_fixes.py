@@ -186,7 +186,8 @@ def test_unreached_checks_are_pending_while_the_run_goes_on(pytestconfig, tmp_pa
     verdicts.checks["t"] = Check("t", "Linear", "forward matches torch", "forward")
     verdicts.write()
     assert json.loads(verdicts.grade_json.read_text())["tests"][0]["output"] == PENDING
-    verdicts.pytest_sessionfinish(SimpleNamespace(shouldfail=False, shouldstop=False), pytest.ExitCode.INTERRUPTED)
+    session = SimpleNamespace(shouldfail=False, shouldstop=False, exitstatus=pytest.ExitCode.INTERRUPTED)
+    verdicts.pytest_sessionfinish(session, pytest.ExitCode.INTERRUPTED)
     assert json.loads(verdicts.grade_json.read_text())["tests"][0]["output"] == "not run: the run was interrupted"
 
 

@@ -232,6 +232,15 @@ class Profile:
             return f"not expressible in {self.name} style: {self.unexpressible_checks[f'{layer}: {base}']}"
         return None
 
+    def beyond_in_eval(self, check: str) -> str | None:
+        """Why a check that calls backward is beyond the course for a layer whose cases are in eval mode only
+        (Dropout's deterministic checks: its training mode is random), or None."""
+        if self.rules.backward_in_eval or self.rules.beyond == "score" or check.split(" (")[0] not in BACKWARD_CHECKS:
+            return None
+        cited = f"; evidence: {self.evidence['backward_in_eval']}" if "backward_in_eval" in self.evidence else ""
+        return (f"{BEYOND} ({self.name}): the course never calls backward in eval mode (rules.backward_in_eval = "
+                f"false), and this layer's checks here run in eval mode{cited}")
+
     def beyond(self, check: str) -> str | None:
         """Why a check is beyond what this course asks (it runs and is shown, for 0 points), citing the rule's
         evidence; None when the course asks for it, or when the profile scores such checks (rules.beyond)."""
