@@ -19,3 +19,13 @@ def failure(check, ns, case) -> str:
     with pytest.raises(CheckFailure) as raised:
         check(ns, case)
     return str(raised.value)
+
+
+class FakeConfig:
+    """What nn_harness.run.options and nn_harness.grading.assignment read of a pytest.Config: flags and the stash."""
+
+    def __init__(self, **flags: str) -> None:
+        self.flags, self.stash = flags, pytest.Stash()
+
+    def getoption(self, name: str, default: object = None) -> object:
+        return self.flags.get(name, default)

@@ -18,6 +18,7 @@ from nn_harness.grading import assignment, points
 from nn_harness.grading.points import Check, Weights
 from nn_harness.run import cli
 from nn_harness.run.options import OPTIONS, given, option, weights_of
+from tests.meta.in_process import FakeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,16 +56,6 @@ def write(tmp_path: Path, text: str, name: str = "hw2.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-class FakeConfig:
-    """What nn_harness.run.options and nn_harness.grading.assignment read of a pytest.Config: flags and the stash."""
-
-    def __init__(self, **flags: str) -> None:
-        self.flags, self.stash = flags, pytest.Stash()
-
-    def getoption(self, name: str, default: object = None) -> object:
-        return self.flags.get(name, default)
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from nn_harness.sandbox.adapters.profile import ProfileError, load
 from nn_harness.sandbox.client import Limits, Sandbox
 from nn_harness.sandbox.imports import Settings
 from nn_harness.sandbox.student import CheckFailure, call
+from tests.meta.in_process import FakeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCIPY_CONV = Path(__file__).resolve().parent / "allowed_scipy" / "layers.py"
@@ -80,16 +81,6 @@ def sandbox(tmp_path):
     yield started
     for box in boxes:
         box.stop()
-
-
-class Config:
-    """What nn_harness.run.options reads of a pytest.Config: the flags and the stash."""
-
-    def __init__(self, **flags: str) -> None:
-        self.flags, self.stash = flags, pytest.Stash()
-
-    def getoption(self, name: str, default: object = None) -> object:
-        return self.flags.get(name, default)
 
 
 @pytest.fixture(autouse=True)
@@ -277,12 +268,12 @@ def test_the_options_override_the_aliases_and_add_to_what_the_profile_allows(tmp
     pytest.importorskip("scipy")
     course = tmp_path / "course.toml"
     course.write_text('extends = "torch7"\nname = "course"\n[sandbox]\nallow = ["scipy"]\n')
-    assert import_settings(Config(api="torch7")) == Settings(numpy_aliases=True)
-    assert import_settings(Config(api="torch7", numpy_aliases="false")) == Settings()
-    assert import_settings(Config(api="practical_dl")) == Settings(True, ("scipy", "skimage"))
-    assert import_settings(Config(numpy_aliases="true", allow="scipy")) == Settings(True, ("scipy",))
-    assert import_settings(Config(api=str(course), allow="scipy")) == Settings(True, ("scipy",))
-    assert import_settings(Config(api="auto")) == Settings(), "under auto the profile is chosen after the import"
+    assert import_settings(FakeConfig(api="torch7")) == Settings(numpy_aliases=True)
+    assert import_settings(FakeConfig(api="torch7", numpy_aliases="false")) == Settings()
+    assert import_settings(FakeConfig(api="practical_dl")) == Settings(True, ("scipy", "skimage"))
+    assert import_settings(FakeConfig(numpy_aliases="true", allow="scipy")) == Settings(True, ("scipy",))
+    assert import_settings(FakeConfig(api=str(course), allow="scipy")) == Settings(True, ("scipy",))
+    assert import_settings(FakeConfig(api="auto")) == Settings(), "under auto the profile is chosen after the import"
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -292,14 +283,14 @@ def test_the_options_override_the_aliases_and_add_to_what_the_profile_allows(tmp
 ])
 def test_an_unusable_option_is_a_usage_error(flags, message):
     with pytest.raises(pytest.UsageError, match=message):
-        import_settings(Config(**flags))
+        import_settings(FakeConfig(**flags))
 
 
 def test_a_profiles_package_that_is_not_installed_is_a_usage_error_naming_the_profile(tmp_path):
     course = tmp_path / "course.toml"
     course.write_text('name = "course"\ndriver = "torch7"\n[sandbox]\nallow = ["no_such_package_anywhere"]\n')
     with pytest.raises(pytest.UsageError, match=f"profile {course}: sandbox.allow: 'no_such_package_anywhere' is not"):
-        import_settings(Config(api=str(course)))
+        import_settings(FakeConfig(api=str(course)))
 
 
 def test_an_assignment_file_sets_both(tmp_path):
