@@ -14,6 +14,7 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.errors import Flaky
 
 from nn_harness.cases import profiles
 from nn_harness.cases.layer_case import LayerCase, layer_cases
@@ -174,6 +175,11 @@ class Verifier:
             return
         except SandboxLost as lost:
             message = f"{names[0]}: {_title(check)}\n  on: {_shown(case)}\n{lost}"
+        except Flaky as flaky:  # failed once, passed when hypothesis ran the same case again
+            message = (f"{names[0]}: {_title(check)}\n  on: {_shown(case)}\n{_first_failure(flaky)}\n  and the same case "
+                       "passed when it was run again: the layer gives different results for the same input (is it "
+                       f"random, or does it keep state between calls?)\n"
+                       f"  reproduce: pytest{reproduce_flags(self.request.config)} '{self.request.node.nodeid}'")
         except CheckFailure as failure:
             message = (f"{names[0]}: {_title(check)}\n  on: {case()}\n{failure}\n"
                        f"  reproduce: pytest{reproduce_flags(self.request.config)} '{self.request.node.nodeid}'")
@@ -187,6 +193,14 @@ class Verifier:
             return ""
         script = repro.save(case(), _title(check), option(self.request.config, "impl"), folder)
         return f"\n  or without the suite: python {repro.shown(script)}"
+
+
+def _first_failure(flaky: BaseException) -> str:
+    """The check's own message inside hypothesis's Flaky report (an exception group of the failures it saw)."""
+    for error in getattr(flaky, "exceptions", ()):
+        if isinstance(error, CheckFailure):
+            return str(error)
+    return str(flaky).splitlines()[0]
 
 
 def _shown(case: Callable[[], Any]) -> str:

@@ -15,7 +15,7 @@ from nn_harness.run import suite
 
 ROOT = Path(__file__).resolve().parents[2]
 BUGGY = ROOT / "examples" / "native_buggy"
-CHECK = "tests/test_contract.py::test_gradients_accumulate[Linear]"  # fails on the buggy example (bias grad)
+CHECK = "tests/test_layers.py::test_backward_matches_torch[Linear]"  # fails on the buggy example (bias grad)
 PLUGIN = "no_op_plugin"  # a course's own plugin, given with -p: the reproduce line must keep it
 
 
@@ -35,7 +35,7 @@ def test_the_whole_suite_without_meta_tests_when_no_test_is_named(tmp_path, monk
 
 def test_a_file_of_the_callers_own_named_tests_is_kept(tmp_path, monkeypatch):
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_contract.py").write_text("")
+    (tmp_path / "tests" / "test_layers.py").write_text("")
     monkeypatch.chdir(tmp_path)
     assert CHECK in suite.suite_args([CHECK], workers=None)
 
@@ -68,7 +68,7 @@ def _outcome(result: subprocess.CompletedProcess) -> str:
 def test_nn_harness_from_the_students_folder(student):
     folder, env = student
     result = _run([sys.executable, "-m", "nn_harness", "--impl", "nb/layers.py", "-p", PLUGIN, "-n", "0", "-m", "Linear",
-                   "-k", "gradients_accumulate"], folder, env)
+                   "-k", "backward_matches_torch"], folder, env)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()
     # 1: the header, although nn-harness runs pytest with -q

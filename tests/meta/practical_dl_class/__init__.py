@@ -233,10 +233,6 @@ BUGGY = [
     Mutant("dropout_not_rescaled", "Dropout", "the kept units are not scaled by 1 / (1 - p) in training",
            edits(("np.random.binomial(1, 1 - self.p, size=input.shape) / (1 - self.p)",
                   "np.random.binomial(1, 1 - self.p, size=input.shape)"))),
-    Mutant("maxpool_every_tie", "MaxPool2d", "backward sends each window's gradient to every element equal to its "
-           "maximum (mask = window == max)",
-           edits(("routed = gradOutput * (self.max_indices == i * k + j)",
-                  "routed = gradOutput * (self._windows(input)[..., i * k + j] == self.output)"))),
     Mutant("elu_backward_without_alpha", "ELU", "backward uses exp(x) instead of alpha * exp(x) for x <= 0",
            edits(("gradOutput * self.alpha * np.exp(np.minimum(input, 0))", "gradOutput * np.exp(np.minimum(input, 0))"))),
 ]
