@@ -233,6 +233,10 @@ BUGGY = [
     Mutant("dropout_not_rescaled", "Dropout", "the kept units are not scaled by 1 / (1 - p) in training",
            edits(("np.random.binomial(1, 1 - self.p, size=input.shape) / (1 - self.p)",
                   "np.random.binomial(1, 1 - self.p, size=input.shape)"))),
+    Mutant("maxpool_top_left", "MaxPool2d", "backward sends each window's gradient to its top-left element, not to "
+           "its maximum",
+           edits(("routed = gradOutput * (self.max_indices == i * k + j)",
+                  "routed = gradOutput * (i * k + j == 0)"))),
     Mutant("elu_backward_without_alpha", "ELU", "backward uses exp(x) instead of alpha * exp(x) for x <= 0",
            edits(("gradOutput * self.alpha * np.exp(np.minimum(input, 0))", "gradOutput * np.exp(np.minimum(input, 0))"))),
 ]
