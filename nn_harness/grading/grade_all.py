@@ -30,6 +30,7 @@ from nn_harness.grading import gradebook
 SOURCES = (".py", ".ipynb")
 RESERVED = ("--impl", "--grade-json", "--html")  # set by grade-all for each submission
 HTML = "report.html"  # the visual report, beside results.json
+PARTIAL, PARTIAL_HTML = "results.partial.json", "report.partial.html"  # a run's output until it counts as graded
 # pytest-xdist workers per grading run. Measured on the 2-core machine (docs/classroom.md): with one run per core,
 # workers of its own only add start-up cost, so -n 0 at every --jobs.
 WORKERS = "0"
@@ -145,7 +146,7 @@ def in_shard(submissions: list[Submission], shard: tuple[int, int] | None) -> li
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "graded" or "not graded: <why>"
+    status: str  # "graded", "not graded: <why>" or "regrade failed: <why>; the previous grade was kept"
     seconds: float
     exit_code: int | None = None
 
@@ -198,10 +199,10 @@ def exit_reason(code: int) -> str:
     return f"the harness ended with exit code {code} ({what})"
 
 
-def command(submission: Submission, report: Path, extra: list[str]) -> list[str]:
+def command(submission: Submission, report: Path, html: Path, extra: list[str]) -> list[str]:
     """Our -n comes before the extra args, so an explicit `-- -n 2` wins."""
     return [sys.executable, "-m", "nn_harness", "--impl", str(submission.impl), "--grade-json", str(report),
-            "--html", str(report.parent / HTML), "-n", WORKERS, "-p", "no:cacheprovider", *extra]
+            "--html", str(html), "-n", WORKERS, "-p", "no:cacheprovider", *extra]
 
 
 def verdict(code: int | None, report: Path, timeout: float) -> str:
@@ -222,28 +223,58 @@ def verdict(code: int | None, report: Path, timeout: float) -> str:
 
 def grade(submission: Submission, out: Path, extra: list[str], timeout: float, running: Running) -> Outcome:
     """Grade one submission into out/<name>/: results.json (only when graded), results.partial.json (what an
-    unfinished run left), log.txt (the harness's terminal output), report.html (the visual report) and status.json
-    (the outcome and why)."""
+    unfinished run left), log.txt (the last run's terminal output), report.html (the visual report) and status.json
+    (the last run's outcome and why).
+
+    The run writes its report and HTML under temporary names in the same folder, moved over results.json and
+    report.html (os.replace, atomic) only once it is graded: a regrade (--force) that crashes, times out or is
+    interrupted never leaves a submission without its previous grade, nor with half of a new one."""
     folder = out / submission.name
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / "results.partial.json"
-    for stale in (gradebook.RESULTS, gradebook.STATUS, partial.name, HTML):
-        (folder / stale).unlink(missing_ok=True)
+    partial, html = folder / PARTIAL, folder / PARTIAL_HTML
+    for stale in (partial, html):
+        stale.unlink(missing_ok=True)
+    had_grade = gradebook.load_results(folder / gradebook.RESULTS) is not None
+    if not had_grade:  # no grade to keep: its row reads "never graded, or still running" until this run ends
+        for stale in (gradebook.RESULTS, gradebook.STATUS, HTML):
+            (folder / stale).unlink(missing_ok=True)
     start = time.monotonic()
     code = None
     if submission.impl is None:
         status = f"not graded: {submission.problem}"
     else:
-        code = run(command(submission, partial, extra), folder / "log.txt", timeout, running)
+        code = run(command(submission, partial, html, extra), folder / "log.txt", timeout, running)
         status = verdict(code, partial, timeout)
-        if status == gradebook.GRADED:
-            os.replace(partial, folder / gradebook.RESULTS)
+    keep(folder, status, had_grade)
+    if status != gradebook.GRADED and had_grade:
+        status = f"{gradebook.REGRADE_FAILED}: {status.removeprefix('not graded: ')}; {gradebook.KEPT}"
     outcome = Outcome(status, time.monotonic() - start, code)
-    (folder / gradebook.STATUS).write_text(json.dumps(
-        {"name": submission.name, "impl": str(submission.impl or ""), "status": status.split(":")[0],
-         "reason": status.removeprefix("not graded: ") if status != gradebook.GRADED else "",
-         "exit_code": outcome.exit_code, "seconds": round(outcome.seconds, 1)}, indent=2))
+    write_status(folder / gradebook.STATUS, submission, outcome)
     return outcome
+
+
+def keep(folder: Path, status: str, had_grade: bool) -> None:
+    """Move the run's report and HTML into place when it is graded; else keep the previous grade and its HTML
+    (the failed run's partial report stays as results.partial.json for the log's reader). Without a previous
+    grade, a failed run's HTML is still worth a look, as report.html."""
+    partial, html = folder / PARTIAL, folder / PARTIAL_HTML
+    if status == gradebook.GRADED:
+        os.replace(partial, folder / gradebook.RESULTS)
+    if html.exists():
+        if status == gradebook.GRADED or not had_grade:
+            os.replace(html, folder / HTML)
+        else:
+            html.unlink()
+
+
+def write_status(path: Path, submission: Submission, outcome: Outcome) -> None:
+    """status.json, atomically (written last, it must never be half a file the gradebook cannot read)."""
+    kind, _, reason = outcome.status.partition(": ")
+    data = {"name": submission.name, "impl": str(submission.impl or ""), "status": kind, "reason": reason,
+            "exit_code": outcome.exit_code, "seconds": round(outcome.seconds, 1)}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
 
 
 def run(argv: list[str], log: Path, timeout: float, running: Running) -> int | None:
@@ -336,8 +367,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    """Exit code 0 when every submission (of the shard) is graded, 1 when some are not: the gradebook is written
-    either way, and says why."""
+    """Exit code 0 when every submission (of the shard) is graded, 1 when some are not (or kept an old grade after a
+    failed regrade): the gradebook is written either way, and says why."""
     split = argv.index("--") if "--" in argv else len(argv)
     own, extra = argv[:split], argv[split + 1:]
     args = parser().parse_args(own)
@@ -345,7 +376,7 @@ def main(argv: list[str]) -> int:
         if extra:
             parser().error("gradebook takes no harness arguments after --")
         rows = gradebook.write_gradebook(args.results, args.out)
-        return int(any(row.status != gradebook.GRADED for row in rows))
+        return incomplete(rows)
     reserved = [arg for arg in extra if arg.split("=")[0] in RESERVED]
     if reserved:
         parser().error(f"grade-all sets {' and '.join(RESERVED)} for each submission; drop {' '.join(reserved)}")
@@ -354,6 +385,15 @@ def main(argv: list[str]) -> int:
     submissions = in_shard(discover(args.submissions), args.shard)
     grade_all(submissions, args.out, extra, jobs=args.jobs, timeout=args.submission_timeout, force=args.force)
     rows = gradebook.write_gradebook([args.out], args.out)
+    kept = [row.name for row in rows if row.regrade_failed]
+    if kept:
+        print(f"grade-all: the regrade of {len(kept)} submission(s) failed, {gradebook.KEPT}: {', '.join(kept)} "
+              "(see summary.md)", file=sys.stderr)
     print(f"grade-all: gradebook in {args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}",
           file=sys.stderr)
-    return int(any(row.status != gradebook.GRADED for row in rows))
+    return incomplete(rows)
+
+
+def incomplete(rows: list[gradebook.Row]) -> int:
+    """1 when a submission is not graded, or its grade is an old one whose regrade failed; else 0."""
+    return int(any(row.status != gradebook.GRADED or row.regrade_failed for row in rows))

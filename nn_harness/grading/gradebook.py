@@ -1,7 +1,8 @@
 """The class's gradebook: one row per submission from the folders `grade-all` writes, and a summary for the instructor.
 
 A results folder holds one sub-folder per submission: `results.json` (Gradescope's format, present and valid only
-when the submission was graded) and `status.json` (why it was not graded, when it was not). Everything here is
+when the submission was graded) and `status.json` (the last run's outcome: why it was not graded, or why a regrade
+failed while the previous grade was kept). Everything here is
 computed from those files alone, so the gradebook of several shards' folders merged is the gradebook of one
 unsharded run.
 """
@@ -22,6 +23,8 @@ RESULTS = "results.json"
 STATUS = "status.json"
 BEYOND = "beyond the course"  # a results.json tag (nn_harness/grading/points.py)
 GRADED = "graded"
+REGRADE_FAILED = "regrade failed"  # status.json's status when a regrade was not graded (results.json is the old one)
+KEPT = "the previous grade was kept"
 # A check is flagged when it fails for this share of the graded submissions that ran it, and for at least
 # FLAG_MIN of them: the same failure across a whole class is more likely a wrong --api, -m or weights table.
 FLAG_SHARE, FLAG_MIN = 0.9, 3
@@ -36,6 +39,7 @@ class Row:
     name: str
     status: str  # "graded" or "not graded: <why>"
     results: dict[str, Any] | None  # the submission's results.json when graded
+    regrade_failed: str = ""  # why the last regrade failed, when `results` is the grade from before it
 
     @property
     def graded_checks(self) -> list[dict[str, Any]]:
@@ -77,13 +81,22 @@ def load_results(path: Path) -> dict[str, Any] | None:
     return None if results_problem(data) else data
 
 
-def read_row(folder: Path) -> Row:
-    results = load_results(folder / RESULTS)
-    if results is not None:
-        return Row(folder.name, GRADED, results)
+def read_status(folder: Path) -> dict[str, Any]:
+    """The folder's status.json ({} when missing or unreadable)."""
     try:
-        reason = json.loads((folder / STATUS).read_text())["reason"]
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads((folder / STATUS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_row(folder: Path) -> Row:
+    results, status = load_results(folder / RESULTS), read_status(folder)
+    reason = status.get("reason")
+    if results is not None:
+        failed = status.get("status") == REGRADE_FAILED and isinstance(reason, str)
+        return Row(folder.name, GRADED, results, reason if failed else "")
+    if not isinstance(reason, str):
         reason = f"no valid {RESULTS} and no {STATUS} (never graded, or still running)"
     return Row(folder.name, f"not graded: {reason}", None)
 
@@ -249,6 +262,10 @@ def summary_markdown(rows: list[Row]) -> str:
     not_graded = [row for row in rows if row.results is None]
     if not_graded:
         lines += ["## Not graded", "", *[f"- {row.name}: {row.status.removeprefix('not graded: ')}" for row in not_graded], ""]
+    regraded = [row for row in rows if row.regrade_failed]
+    if regraded:  # graded, but not by the last run: the teacher must know which grades are the old ones
+        lines += ["## Regrade failed (previous grade kept)", "",
+                  *[f"- {row.name}: {row.regrade_failed}" for row in regraded], ""]
     lines += ["## Pass rate per layer", "", "| layer | submissions passing every check | checks passed |", "|---|---|---|"]
     lines += [f"| {layer} | {_percent(full, checked)} | {_percent(passed, ran)} |"
               for layer, full, checked, passed, ran in pass_rates(graded)]

@@ -274,6 +274,80 @@ def test_only_a_finished_run_with_a_valid_report_is_graded(tmp_path: Path) -> No
     assert grade_all.verdict(0, report, 30) == "not graded: results.json no numeric 'max_score' (exit code 0); see log.txt"
 
 
+# ---------------------------------------------------------------------------------------------------- regrades
+
+# Stands in for `python -m nn_harness` (grade_all.command), so a regrade's failures take a second, not a run:
+# "grade" writes the report it is given and exits 1 (checks failed); "crash" writes half of it (as a run killed
+# mid-write leaves it) and exits 3; "hang" writes half of it and sleeps past grade-all's timeout.
+FAKE_HARNESS = """\
+import sys, time
+mode, report, html, data = sys.argv[1:]
+open(html, "w").write("<html>" + data)
+open(report, "w").write(data if mode == "grade" else data[: len(data) // 2])
+if mode == "hang":
+    time.sleep(60)
+sys.exit(1 if mode == "grade" else 3)
+"""
+
+
+def fake_harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str, report: dict) -> None:
+    script = make(tmp_path / "fake", {"harness.py": FAKE_HARNESS}) / "harness.py"
+    monkeypatch.setattr(grade_all, "command", lambda submission, partial, html, extra:
+                        [sys.executable, str(script), mode, str(partial), str(html), json.dumps(report)])
+
+
+def regrade(out: Path, timeout: float = 30) -> grade_all.Outcome:
+    alice = grade_all.Submission("alice", out.parent / "alice.py")
+    return grade_all.grade_all([alice], out, [], jobs=1, timeout=timeout, force=True)["alice"]
+
+
+@pytest.mark.parametrize(("failure", "timeout", "why"), [
+    ("crash", 30, "the harness ended with exit code 3 (internal error); see log.txt"),
+    ("hang", 1, "timed out after 1 s (the whole run was stopped; see log.txt)"),
+])
+def test_a_failed_regrade_keeps_the_old_grade_and_a_graded_one_replaces_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str, timeout: float, why: str) -> None:
+    out, folder = tmp_path / "out", tmp_path / "out" / "alice"
+    fake_harness(monkeypatch, tmp_path, "grade", BUGGY)
+    assert regrade(out).status == gradebook.GRADED
+    old = {name: (folder / name).read_bytes() for name in (gradebook.RESULTS, grade_all.HTML)}
+
+    fake_harness(monkeypatch, tmp_path, failure, CORRECT)
+    outcome = regrade(out, timeout)
+    assert outcome.status == f"{gradebook.REGRADE_FAILED}: {why}; {gradebook.KEPT}"
+    assert {name: (folder / name).read_bytes() for name in old} == old, "the old grade and its report are intact"
+    assert not (folder / grade_all.PARTIAL_HTML).exists()
+    row = gradebook.read_row(folder)
+    assert (row.status, row.results, row.regrade_failed) == (gradebook.GRADED, BUGGY, f"{why}; {gradebook.KEPT}")
+    gradebook.write_gradebook([out], out)
+    summary = (out / "summary.md").read_text()
+    assert f"## Regrade failed (previous grade kept)\n\n- alice: {why}" in summary, summary
+    assert grade_all.incomplete([row]) == 1
+
+    fake_harness(monkeypatch, tmp_path, "grade", CORRECT)
+    assert regrade(out).status == gradebook.GRADED
+    assert json.loads((folder / gradebook.RESULTS).read_text()) == CORRECT
+    assert (folder / grade_all.HTML).read_text() == "<html>" + json.dumps(CORRECT)
+    assert gradebook.read_row(folder).regrade_failed == ""
+    assert grade_all.incomplete([gradebook.read_row(folder)]) == 0
+
+
+def test_an_interrupted_batch_keeps_the_old_grade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or a crash of grade-all itself) while a regrade runs: nothing of the old grade was touched yet."""
+    out = tmp_path / "out"
+    fake_harness(monkeypatch, tmp_path, "grade", BUGGY)
+    regrade(out)
+    before = (out / "alice" / gradebook.RESULTS).read_bytes()
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+    monkeypatch.setattr(grade_all, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        regrade(out)
+    assert (out / "alice" / gradebook.RESULTS).read_bytes() == before
+    assert gradebook.read_row(out / "alice").status == gradebook.GRADED
+
+
 # ---------------------------------------------------------------------------------------------------- real runs
 
 HARNESS_ARGS = ["--", "-m", "Linear or ReLU", "--profile", "dev", "--check-timeout", "600"]  # the hang outlasts us
