@@ -2,7 +2,8 @@
 
     [assignment]          name, the layers graded (omitted: all), and any harness option by its OPTIONS name
     [points]              points per kind of check, [layers.<name>] per layer: as nn_harness/grading/weights.toml
-    [visibility]          Gradescope visibility per kind of check or per layer (a layer's entry wins)
+    [visibility]          Gradescope visibility per kind of check or per layer (a layer's entry wins), and of the
+                          checks worth 0 points (zero_points)
 
 Read once per process, validated whole before anything runs: every error is a pytest.UsageError naming the file
 and the key. Its options rank below the command line and the environment (nn_harness/run/options.py reads it for a run).
@@ -126,12 +127,14 @@ def _layers(path: Path, value: Any) -> tuple[str, ...]:
 
 
 def _visibility(path: Path, table: Any) -> dict[str, str]:
+    """[visibility]: default, zero_points (the checks worth 0 points), a kind or a layer = Gradescope's visibility."""
     if not isinstance(table, dict):
         raise _error(path, "visibility", "must be a table [visibility] of kind or layer = visibility")
-    known = ["default", *points.KINDS, *points.layer_names()]
+    known = ["default", points.ZERO_POINTS, *points.KINDS, *points.layer_names()]
     for key, value in table.items():
         if key not in known:
-            raise _error(path, f"[visibility] {key}", f"not a kind of check or a layer (one of: {', '.join(known)})")
+            raise _error(path, f"[visibility] {key}", f"not default, zero_points, a kind of check or a layer (one of: "
+                         f"{', '.join(known)})")
         if value not in points.VISIBILITIES:
             raise _error(path, f"[visibility] {key}", f"{value!r} is not one of {', '.join(points.VISIBILITIES)}")
     return dict(table)

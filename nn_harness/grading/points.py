@@ -230,11 +230,16 @@ def totals(checks: list[Check], weights: Weights) -> dict[str, float]:
 
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's
+ZERO_POINTS = "zero_points"  # the [visibility] key for the checks worth 0 points (nn_harness/grading/assignment.py)
 
 
 def visibility_of(check: Check, points: float, table: dict[str, str]) -> str:
-    """A check's Gradescope visibility: hidden when it is worth 0 points; else its layer's entry of the assignment's
-    [visibility], else its kind's, else the table's default (visible)."""
+    """A check's Gradescope visibility. Worth 0 points (a 0 weight, not graded, beyond the course): the table's
+    zero_points when given; else hidden, except that a check beyond the course is shown as its layer's checks
+    are. Otherwise its layer's entry of the assignment's [visibility], else its kind's, else the table's default
+    (visible)."""
+    if (points == 0 or check.beyond) and ZERO_POINTS in table:
+        return table[ZERO_POINTS]
     if points == 0:
         return "hidden"
     return table.get(check.layer) or table.get(check.kind) or table.get("default", "visible")

@@ -119,6 +119,8 @@ BAD = [  # (file text, the key the error must name)
     ("[visibility]\nLinear = 'secret'\n", "[visibility] Linear"),
     ("[visibility]\nspeed = 'hidden'\n", "[visibility] speed"),
     ("[visibility]\ndefault = 1\n", "[visibility] default"),
+    ("[visibility]\nzero_points = 'invisible'\n", "[visibility] zero_points: 'invisible' is not one of visible, "
+                                                   "hidden, after_due_date, after_published"),
     ("visibility = 'hidden'\n", "visibility"),
 ]
 
@@ -191,6 +193,39 @@ def test_visibility_layer_over_kind_over_default_and_zero_points_hidden():
     assert points.visibility_of(check("Linear", "forward matches torch", "forward"), 2, table) == "after_due_date"
     assert points.visibility_of(check("Linear", "forward matches torch", "forward"), 2, {}) == "visible"
     assert points.visibility_of(check("Linear", "forward matches torch", "forward"), 0, {"Linear": "visible"}) == "hidden"
+
+
+def test_zero_points_sets_the_visibility_of_the_checks_worth_nothing_only():
+    """A 0 weight, a check the profile does not grade and one beyond the course take [visibility] zero_points; the
+    checks worth points keep theirs. Without the key, as before: hidden, a check beyond the course as its layer's."""
+    weights = Weights("w", {kind: 1.0 for kind in points.KINDS} | {"statistical": 0.0})
+    beyond = check("Linear", "float32 inputs", "contract")
+    beyond.beyond = "the course never asks for float32"
+    not_graded = check("Conv2d", "forward matches torch", "forward", points.NOT_GRADED)
+    checks = [check("Linear", "forward matches torch", "forward"), check("Dropout", "dropout", "statistical"),
+              beyond, not_graded]
+    table = {"default": "after_due_date", "zero_points": "after_published"}
+    data = points.results_json(checks, weights, summary=[], elapsed=1, not_run_reason="", import_error=None,
+                                visibility=table)
+    shown = {t["name"]: (t["visibility"], t["max_score"]) for t in data["tests"]}
+    assert shown == {"Linear: forward matches torch": ("after_due_date", 1.0),
+                     "Linear: float32 inputs": ("after_published", 0.0),
+                     "Conv2d: forward matches torch": ("after_published", 0.0),
+                     "Dropout: dropout": ("after_published", 0.0)}
+    assert data["visibility"] == "after_due_date", "the top level follows default, not zero_points"
+    before = points.results_json(checks, weights, summary=[], elapsed=1, not_run_reason="", import_error=None,
+                                  visibility={"default": "after_due_date"})
+    assert {t["name"]: t["visibility"] for t in before["tests"]} == {
+        "Linear: forward matches torch": "after_due_date", "Linear: float32 inputs": "after_due_date",
+        "Conv2d: forward matches torch": "hidden", "Dropout: dropout": "hidden"}
+
+
+def test_zero_points_loads_from_the_assignment_file(tmp_path):
+    found = assignment.load(write(tmp_path, '[visibility]\nzero_points = "visible"\nLinear = "hidden"\n'), OPTIONS)
+    assert found.visibility == {"zero_points": "visible", "Linear": "hidden"}
+    zero_weight = check("Linear", "forward matches torch", "forward")
+    assert points.visibility_of(zero_weight, 0, found.visibility) == "visible", "zero_points wins over the layer's"
+    assert points.visibility_of(zero_weight, 2, found.visibility) == "hidden"
 
 
 def test_results_json_carries_visibility_and_the_assignment():
