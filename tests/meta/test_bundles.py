@@ -3,8 +3,8 @@
 Fast: what the zip and the template repository hold (never a file of impl/), that the workflow parses with one step
 per graded layer worth its points, and that run_autograder leaves a valid results.json when nothing can be graded.
 Slow: the zip unpacked into a root laid out as Gradescope's, setup.sh run for real (what it skips here is said at
-`gradescope_root`), and run_autograder on a correct, a buggy, a hostile and a missing submission; each workflow
-step's command on the correct and the buggy example.
+`gradescope_root`), and run_autograder on a correct, a buggy, a hostile and a missing submission, and under an
+assignment whose [visibility] zero_points applies; each workflow step's command on the correct and the buggy example.
 """
 
 from __future__ import annotations
@@ -327,6 +327,25 @@ def test_gradescope_broken_assignment_scores_zero_and_says_so(gradescope_root: P
     results = submit(root, {"layers.py": HOSTILE / "control_correct.py", "_layers.py": HOSTILE / "_layers.py"})
     assert results["score"] == 0 and "not your submission's fault" in results["output"]
     assert "NoSuchLayer" in results["output"]
+
+
+@pytest.mark.slow
+def test_gradescope_zero_point_checks_take_the_assignments_visibility(gradescope_root: Path, tmp_path: Path) -> None:
+    """[visibility] zero_points through the bundle: the installed harness, run_autograder and the bundled
+    assignment (here with MSELoss's finite differences worth 0) give the 0-point checks that visibility, the
+    others the default, in a results.json Gradescope's specification allows."""
+    root = tmp_path / "autograder"
+    shutil.copytree(gradescope_root / "source", root / "source", ignore=shutil.ignore_patterns("nn_harness-*"))
+    (root / "venv").symlink_to(gradescope_root / "venv")  # its editable install stays in gradescope_root
+    (root / "source" / "assignment.toml").write_text(
+        ASSIGNMENT + '\n[layers.MSELoss]\n"finite differences" = 0\n\n[visibility]\nzero_points = "after_published"\n')
+    results = submit(root, {"torch7_correct": EXAMPLES / "torch7_correct"})
+    zero = {test["name"] for test in results["tests"] if test["max_score"] == 0}
+    assert zero == {"MSELoss: loss gradient matches finite differences"}, zero
+    shown = {test["name"]: test["visibility"] for test in results["tests"]}
+    assert {shown[name] for name in zero} == {"after_published"}
+    assert {shown[name] for name in set(shown) - zero} == {"visible"}
+    assert results["score"] == results["max_score"] > 0
 
 
 # ---------------------------------------------------------------------------------------------------- slow: Classroom
