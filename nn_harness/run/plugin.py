@@ -87,15 +87,20 @@ def style(config: pytest.Config) -> str:
     return api
 
 
-@pytest.fixture(scope="session")
-def profile(pytestconfig: pytest.Config) -> adapters.Profile:
-    """The course profile, with the template-year variant of each layer that the sandbox found in the submission's
-    own constructors (only variants the profile declares: the sandbox's word picks among them)."""
-    course = adapters.profile_for(style(pytestconfig))
-    found = session_sandbox.hello(pytestconfig)
+def course_profile(config: pytest.Config) -> adapters.Profile:
+    """The course profile as it applies to this submission: each layer's template-year variant that the sandbox
+    found in its own constructors, and the [optional] layers it does not define at all (not in its template). The
+    sandbox's word only picks among what the profile declares."""
+    course = adapters.profile_for(style(config))
+    found = session_sandbox.hello(config)
     chosen = {layer: name for layer, name in (found.variants if found else {}).items()
               if layer in course.variants and (name == "" or name in course.variants[layer])}
-    return course.with_variants(chosen)
+    return course.with_variants(chosen).without(found.absent if found else ())
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> adapters.Profile:
+    return course_profile(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -94,28 +94,28 @@ class Submission:
         return self.sandbox.service(name)
 
 
-def import_settings(config: pytest.Config) -> Settings:
-    """What the sandbox offers the submission's imports: the course profile's [sandbox] table (a named profile's;
-    under --api auto none, as the profile is chosen only after the import), with the option numpy_aliases in place of
-    the profile's and the option allow added to the profile's. pytest.UsageError naming where a value came from when
+def import_settings(config: pytest.Config, api: str | None = None) -> Settings:
+    """What the sandbox offers the submission's imports: the course profile's [sandbox] table (`api`, else the
+    requested one; under --api auto, before the profile is chosen, what any profile auto may choose offers, so the
+    import that decides succeeds where one of them would allow it), with the option numpy_aliases in place of the
+    profile's and the option allow added to the profile's. pytest.UsageError naming where a value came from when
     it is unusable (a package refused or not installed here)."""
-    api = option(config, "api") or "native"
+    api = api or option(config, "api") or "native"
     try:
-        course = adapters.profile_for(api) if api != "auto" else None
+        courses = [p for p in adapters.profiles().values() if p.auto] if api == "auto" else [adapters.profile_for(api)]
     except adapters.ProfileError as error:
         raise pytest.UsageError(f"--api / NN_API: {error}") from None
     aliases = given(config, "numpy_aliases")
     if aliases not in (None, "true", "false"):
         raise pytest.UsageError(f"--numpy-aliases / NN_NUMPY_ALIASES: {aliases!r} is not true or false")
-    sources = [(packages.names(given(config, "allow")), "--allow / NN_ALLOW")]  # (an assignment's: checked at load)
-    if course is not None:
-        sources.insert(0, (course.sandbox.allow, f"profile {course.source}: sandbox.allow"))
+    sources = [(course.sandbox.allow, f"profile {course.source}: sandbox.allow") for course in courses]
+    sources.append((packages.names(given(config, "allow")), "--allow / NN_ALLOW"))  # (an assignment's: checked at load)
     for names, where in sources:
         try:
             packages.resolve(names)
         except ValueError as error:
             raise pytest.UsageError(f"{where}: {error}") from None
-    course_aliases = course is not None and course.sandbox.numpy_aliases
+    course_aliases = any(course.sandbox.numpy_aliases for course in courses)
     return Settings(numpy_aliases=course_aliases if aliases is None else aliases == "true",
                     allow=tuple(dict.fromkeys(name for names, _ in sources for name in names)))
 
@@ -143,10 +143,13 @@ class Isolation:
                 self.sandbox.hello = Hello(**verdict)
             if verdict.get("style"):
                 self.sandbox.api = verdict["style"]
+                self.sandbox.settings = import_settings(self.config, verdict["style"])
             return
         os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="nn-harness-")  # inherited by the workers spawned later
         hello = self.sandbox.start()
         requested = option(self.config, "api") or "native"
+        if requested == "auto" and hello.ok and hello.style in profiles.shipped_names():
+            hello = self._settle(hello)
         # The sandbox's word is a choice among the shipped profiles (--api auto), never a file it could have written.
         hello.style = hello.style if requested == "auto" and hello.style in profiles.shipped_names() else \
             "native" if requested == "auto" else requested
@@ -155,6 +158,18 @@ class Isolation:
         self.sandbox.api = hello.style  # --api auto: the profile it chose, for every restart too
         if self.xdist:
             self.sandbox.stop()  # the workers run the checks, each with a sandbox of its own
+
+    def _settle(self, hello: Hello) -> Hello:
+        """--api auto imported the submission with what any course allows; when the chosen course allows less
+        (packages, NumPy's old aliases), the submission is imported again under the course's own settings, as
+        `--api <course>` would: the verdict, and the reproduce line, are the course's."""
+        settings = import_settings(self.config, hello.style)
+        now = self.sandbox.settings
+        if settings.numpy_aliases == now.numpy_aliases and set(settings.allow) == set(now.allow):
+            return hello
+        self.sandbox.stop()
+        self.sandbox.settings = settings
+        return self.sandbox.start()
 
     def stop(self) -> None:
         self.sandbox.stop()

@@ -7,6 +7,7 @@ a check whose worker crashed, or that the run never reached, is still in the ver
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -22,7 +23,7 @@ from nn_harness.grading.points import Check
 from nn_harness.report import evidence, html_page, verdict
 from nn_harness.run import session_sandbox
 from nn_harness.run.options import OPTIONS, assignment_of, option, weights_of
-from nn_harness.run.plugin import reproduce_flags, style
+from nn_harness.run.plugin import course_profile, reproduce_flags
 from nn_harness.sandbox import adapters
 
 NUMPY_ONLY = "uses numpy only"
@@ -110,7 +111,6 @@ class Verdicts:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.profile = adapters.profile_for(style(config))
         self.grade_over = option(config, "grade_over")
         self.checks: dict[str, Check] = {}
         self.ungraded_failed: list[str] = []
@@ -126,6 +126,11 @@ class Verdicts:
         self.import_error: str | None = None
         self.last_write = 0.0
         self.finished = False
+
+    @functools.cached_property
+    def profile(self) -> adapters.Profile:
+        """Read once the controller's sandbox has said what the submission is (--api auto, variants, absent layers)."""
+        return course_profile(self.config)
 
     # -- gathering
     def _load_manifest(self) -> None:

@@ -77,6 +77,7 @@ class Hello:
     aliases: list[str] = field(default_factory=list)  # NumPy aliases restored (numpy_aliases)
     stand_ins: list[list[str]] = field(default_factory=list)  # [module, where it is imported, why it is absent]
     variants: dict[str, str] = field(default_factory=dict)  # layer -> its template year's variant ([variants])
+    absent: list[str] = field(default_factory=list)  # [optional] layers the submission does not define at all
 
 
 # --------------------------------------------------------------------------------------------------- handles
@@ -590,12 +591,14 @@ def _hello(info: dict, uid: int | None) -> Hello:
                  header=[str(line)[:500] for line in header[:50]] if isinstance(header, list) else [],
                  style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid,
                  skipped=_skipped(info.get("skipped")), aliases=_names(info.get("aliases")),
-                 stand_ins=_stand_ins(info.get("stand_ins")), variants=_variants(info.get("variants")))
+                 stand_ins=_stand_ins(info.get("stand_ins")), variants=_variants(info.get("variants")),
+                 absent=_names(info.get("absent"), count=50, length=50))
 
 
-def _names(value: Any) -> list[str]:
-    """NumPy's aliases the sandbox says it restored: a few short names."""
-    return [entry[:20] for entry in (value[:10] if isinstance(value, list) else []) if isinstance(entry, str)]
+def _names(value: Any, *, count: int = 10, length: int = 20) -> list[str]:
+    """A few short names the sandbox reports (NumPy's aliases it restored, layers the submission lacks): the trusted
+    side keeps only those it knows."""
+    return [entry[:length] for entry in (value[:count] if isinstance(value, list) else []) if isinstance(entry, str)]
 
 
 def _variants(value: Any) -> dict[str, str]:

@@ -115,6 +115,47 @@ def test_missing_submission_class_stays_missing(tmp_path):
         adapters.adapt(load_implementation(str(path)), "torch7").require(("Linear",))
 
 
+@pytest.fixture(scope="module")
+def template_2018(tmp_path_factory):
+    """A correct homework of the 2018 practical_dl template: no Flatten, Conv2d nor MaxPool2d class at all."""
+    from tests.meta.course_banks import FILE, basic_2018
+    path = tmp_path_factory.mktemp("template_2018") / FILE
+    path.write_text(basic_2018.YEAR.source.apply(basic_2018.YEAR.correct[0]))
+    return load_implementation(str(path))
+
+
+def test_course_supplied_flatten_stands_in_where_the_template_year_had_none(template_2018):
+    assert not hasattr(template_2018.module, "Flatten")
+    ns = adapters.adapt(template_2018, "practical_dl").module
+    assert "Flatten" in ns.__stand_ins__ and "Flatten" not in ns.__missing__
+    x = np.arange(24.0).reshape(2, 3, 4)
+    linear = ns.Linear(12, 2)
+    weight, bias = linear.parameters()
+    net = ns.Sequential(ns.Flatten(), linear)  # through the student's own Sequential, as the MLP is built
+    out = net.forward(x)
+    assert np.allclose(out, x.reshape(2, 12) @ weight.T + bias)
+    assert np.allclose(net.backward(x, np.ones_like(out)), (np.ones((2, 2)) @ weight).reshape(x.shape))
+    flat = ns.Flatten()
+    assert np.array_equal(flat.forward(x), x.reshape(2, 12))
+    assert np.array_equal(flat.backward(x, x.reshape(2, 12)), x)
+
+
+def test_layer_missing_from_the_template_year_is_not_graded_not_missing(template_2018):
+    profile = adapters.profile_for("practical_dl")
+    assert adapters.absent_of(template_2018, profile) == ["Conv2d", "MaxPool2d"]
+    header = adapters.describe(template_2018, "practical_dl")
+    assert any(line.startswith("  course-supplied code added: Flatten: ") for line in header)
+    assert any(line.startswith("  not graded (not in its template): Conv2d: the 2018 templates") for line in header)
+    assert not [line for line in header if line.startswith("  not implemented: ")]  # nor Sigmoid, not expressible
+    graded = profile.without(adapters.absent_of(template_2018, profile))
+    assert points.not_graded(graded, "Conv2d", "forward matches torch").startswith(
+        "not graded in practical_dl: not in the submission's template (it defines no Conv2d")
+    assert "(the CNN end to end model needs Conv2d)" in points.not_graded(graded, "CNN end to end", "reaches target accuracy")
+    assert points.not_graded(graded, "MLP end to end", "reaches target accuracy") is None
+    assert points.not_graded(profile, "Conv2d", "forward matches torch") is None  # a later year's: graded
+    assert adapters.absent_of(load_implementation(TORCH7), profile) == []
+
+
 def test_rectangular_conv_is_not_expressible(cs):
     with pytest.raises(adapters.NotExpressible, match="not expressible in cs231n style"):
         cs.Conv2d(1, 1, 3, stride=(1, 2))
@@ -505,7 +546,8 @@ def test_buggy_example_fails_only_its_bugs_layers(style, tmp_path):
     failed = {lay for lay, _, message in cases if message is not None}
     assert failed == set(bugs), result.stdout[-3000:]
     for layer, phrase in bugs.items():
-        assert any(lay == layer and phrase in message for lay, _, message in cases if message is not None), layer
+        shown = [f"{name}: {message}" for lay, name, message in cases if lay == layer and message is not None]
+        assert any(phrase in message for message in shown), f"{layer}: no failure says {phrase!r}\n" + "\n".join(shown)
 
 
 @pytest.mark.slow

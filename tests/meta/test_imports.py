@@ -273,7 +273,10 @@ def test_the_options_override_the_aliases_and_add_to_what_the_profile_allows(tmp
     assert import_settings(FakeConfig(api="practical_dl")) == Settings(True, ("scipy", "skimage"))
     assert import_settings(FakeConfig(numpy_aliases="true", allow="scipy")) == Settings(True, ("scipy",))
     assert import_settings(FakeConfig(api=str(course), allow="scipy")) == Settings(True, ("scipy",))
-    assert import_settings(FakeConfig(api="auto")) == Settings(), "under auto the profile is chosen after the import"
+    # under auto, the import that chooses the profile gets what any profile auto may choose offers; then the chosen one's
+    assert import_settings(FakeConfig(api="auto")) == Settings(True, ("scipy", "skimage"))
+    assert import_settings(FakeConfig(api="auto"), "native") == Settings()
+    assert import_settings(FakeConfig(api="auto", allow="scipy"), "native") == Settings(False, ("scipy",))
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -361,14 +364,16 @@ def test_a_scipy_conv2d_passes_when_allowed_and_fails_alone_when_not(tmp_path):
     assert "allowed packages: scipy" in report["output"].splitlines()
     assert any(line.startswith("numpy aliases: ") for line in report["output"].splitlines())
 
-    result, report = grade(tmp_path)
-    by_layer = {}
-    for test in report["tests"]:
-        by_layer.setdefault(test["tags"][0], []).append(test)
-    assert {"Conv2d", "ReLU", "Submission"} <= set(by_layer), sorted(by_layer)
-    assert all(test["status"] == "passed" for test in by_layer["ReLU"] + by_layer["Submission"]), result.stdout[-3000:]
-    assert by_layer["Conv2d"] and all(test["status"] == "failed" and "scipy.signal.correlate2d: the submission imports "
-                                      "scipy, which this assignment does not allow (add it to `allow`)" in test["output"]
-                                      for test in by_layer["Conv2d"]), result.stdout[-3000:]
-    assert ("imports the sandbox has no module for (only what uses them fails): scipy (layers.py:5, not allowed)"
-            in report["output"].splitlines())
+    # not allowed: named, or chosen by auto (whose first import, allowing what practical_dl allows, chose native)
+    for options in ((), ("--api", "auto")):
+        result, report = grade(tmp_path, *options)
+        by_layer = {}
+        for test in report["tests"]:
+            by_layer.setdefault(test["tags"][0], []).append(test)
+        assert {"Conv2d", "ReLU", "Submission"} <= set(by_layer), sorted(by_layer)
+        assert all(test["status"] == "passed" for test in by_layer["ReLU"] + by_layer["Submission"]), result.stdout[-3000:]
+        assert by_layer["Conv2d"] and all(test["status"] == "failed" and "scipy.signal.correlate2d: the submission "
+                                          "imports scipy, which this assignment does not allow (add it to `allow`)"
+                                          in test["output"] for test in by_layer["Conv2d"]), result.stdout[-3000:]
+        assert ("imports the sandbox has no module for (only what uses them fails): scipy (layers.py:5, not allowed)"
+                in report["output"].splitlines())

@@ -105,8 +105,8 @@ def probe(module: ModuleType, profile: Profile) -> tuple[int, list[str]]:
     ran, failed = 0, []
     x = np.random.default_rng(0).standard_normal
     for name, (build, shape) in PROBES.items():
-        if profile.driver != "native" and name not in profile.names:
-            continue
+        if profile.driver != "native" and (name not in profile.names or name in nn.__stand_ins__):
+            continue  # (a stand-in is the course's code, not a sign that the submission is written for it)
         try:
             layer, input = build(nn), x(shape)
             out = layer.forward(input)
@@ -186,6 +186,12 @@ def variants_of(impl: Implementation, profile: Profile) -> dict[str, str]:
     return found
 
 
+def absent_of(impl: Implementation, profile: Profile) -> list[str]:
+    """The profile's [optional] layers the submission does not define at all: not in its template year."""
+    module = impl.module
+    return [] if module is None else profile.absent_from(lambda name: hasattr(module, name))
+
+
 def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | None = None) -> list[str]:
     """Report-header lines: the profile in use, why, its declared conventions, what it does not grade and why
     (`resolved`: resolve(impl, api) when the caller has it already, so auto's probing runs once)."""
@@ -213,6 +219,10 @@ def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | Non
                  f"kinks {'yes' if rules.kinks else 'no'}; checks beyond them "
                  f"{'scored' if rules.beyond == 'score' else 'shown for 0 points'}")
     if impl.module is not None:
-        missing = adapter_for(profile).namespace(impl.module).__missing__
-        lines += [f"  not implemented: {name}: {why}" for name, why in missing.items()]
+        ns = adapter_for(profile).namespace(impl.module)
+        lines += [f"  course-supplied code added: {name}: {why}" for name, why in ns.__stand_ins__.items()]
+        absent = profile.without(absent_of(impl, profile)).absent
+        lines += [f"  not graded (not in its template): {name}: {why}" for name, why in absent.items()]
+        lines += [f"  not implemented: {name}: {why}" for name, why in ns.__missing__.items()
+                  if name not in profile.unexpressible and name not in absent]  # those are not graded at all
     return lines

@@ -22,13 +22,15 @@ from nn_harness.sandbox.student import CheckFailure, describe
 class Namespace:
     """The object the checks use as `nn`: the contract's names, bound to wrappers around the submission."""
 
-    def __init__(self, module: ModuleType, profile: Profile, members: Mapping[str, Any], missing: Mapping[str, str]):
+    def __init__(self, module: ModuleType, profile: Profile, members: Mapping[str, Any], missing: Mapping[str, str],
+                 stand_ins: Mapping[str, str] | None = None):
         self.__dict__.update(members)
         self.__file__ = getattr(module, "__file__", None)
         self.__name__ = f"{getattr(module, '__name__', 'submission')} (api {profile.name})"
         self.__profile__ = profile
         self.__module__ = module
         self.__missing__ = dict(missing)  # contract name -> which course names the submission lacks
+        self.__stand_ins__ = dict(stand_ins or {})  # contract name -> the course code the driver supplied for it
 
     def __repr__(self) -> str:
         return f"<namespace {self.__name__}: {', '.join(sorted(k for k in self.__dict__ if not k.startswith('_')))}>"
@@ -74,18 +76,39 @@ class Adapter:
                 + sum(inspect.isfunction(values.get(n)) for n in detect.get("functions", ()))
                 + sum(any(callable(getattr(c, n, None)) for c in classes) for n in detect.get("methods", ())))
 
+    def stand_in(self, module: ModuleType, course_name: str) -> Any | None:
+        """The course's own code for `course_name`, a course-supplied name (profile.supplied) the submission lacks:
+        a template year that had none (its driver code did the work), or None when the driver knows no such code."""
+        return None
+
     def namespace(self, module: ModuleType) -> Any:
-        members, missing = {}, {}
+        members, missing, stand_ins = {}, {}, {}
         for name, course in self.profile.names.items():
             binder = self.binders.get(name)
             if binder is None:
                 continue  # validated when the adapter is built
             absent = [need for need in course if not hasattr(module, need)]
+            source: Any = module
+            if absent and name in self.profile.supplied:
+                found = {need: self.stand_in(module, need) for need in absent}
+                if all(code is not None for code in found.values()):
+                    source, absent = _Supplemented(module, found), []
+                    stand_ins[name] = f"the submission has no {', '.join(found)} (course-supplied): the template's own"
             if absent:
                 missing[name] = f"{self.name} builds it from {', '.join(course)}; missing {', '.join(absent)}"
             else:
-                members[name] = binder(module, course, self.profile)
-        return Namespace(module, self.profile, members, missing)
+                members[name] = binder(source, course, self.profile)
+        return Namespace(module, self.profile, members, missing, stand_ins)
+
+
+class _Supplemented:
+    """The submission's module with the course code the driver supplies for names it lacks (Adapter.stand_in)."""
+
+    def __init__(self, module: ModuleType, supplied: Mapping[str, Any]) -> None:
+        self._module, self._supplied = module, dict(supplied)
+
+    def __getattr__(self, name: str) -> Any:
+        return self._supplied[name] if name in self._supplied else getattr(self._module, name)
 
 
 def flatten(items: Any, *, what: str) -> list[np.ndarray]:

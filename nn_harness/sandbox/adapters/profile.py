@@ -15,7 +15,7 @@ import dataclasses
 import inspect
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ BACKWARD_CHECKS = ("backward matches torch", "backward matches finite difference
                    "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
 KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
         "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules", "sandbox",
-        "evidence", "variants", "auto"}
+        "evidence", "variants", "auto", "optional"}
 # The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course
 # constructor does not take is expressible only at its default.
 CONTRACT_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -121,6 +121,10 @@ class Profile:
     unexpressible: Mapping[str, str] = field(default_factory=dict)  # contract name -> why never expressible
     unexpressible_checks: Mapping[str, str] = field(default_factory=dict)  # "Layer: check" -> why never expressible
     supplied: Mapping[str, str] = field(default_factory=dict)  # contract name -> why not graded (course code)
+    # contract name -> which template years lack it: one the submission does not define at all is not in its
+    # template (a year that asks for a layer ships its skeleton), so not graded; `absent` holds those (`without`)
+    optional: Mapping[str, str] = field(default_factory=dict)
+    absent: Mapping[str, str] = field(default_factory=dict)
     narrow: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)  # layer -> arg -> values
     rules: Rules = field(default_factory=Rules)
     sandbox: Settings = field(default_factory=Settings)  # NumPy's old aliases, the packages the course allows
@@ -221,8 +225,20 @@ class Profile:
         keeps = word.lower().startswith("keep")
         return keeps, f"p is the {'keep' if keeps else 'drop'} probability (its docstring: \"{said.group(0)}\")"
 
+    def absent_from(self, defined: Callable[[str], bool]) -> list[str]:
+        """The [optional] layers none of whose course names the submission defines (`defined(course name)`)."""
+        return [layer for layer in self.optional if not any(map(defined, self.names.get(layer, (layer,))))]
+
+    def without(self, layers: Iterable[str]) -> Profile:
+        """This profile with these [optional] layers not in the submission's template: not graded."""
+        return dataclasses.replace(self, absent={layer: self.optional[layer] for layer in layers
+                                                 if layer in self.optional})
+
     def not_graded(self, layer: str, check: str) -> str | None:
         """Why this check is not part of what the course can be graded on, or None when it is."""
+        if layer in self.absent:
+            return (f"not graded in {self.name}: not in the submission's template (it defines no "
+                    f"{self.course_name(layer)}; {self.absent[layer]})")
         if layer in self.unexpressible:
             return f"not expressible in {self.name} style: {self.unexpressible[layer]}"
         if layer in self.supplied:
@@ -429,6 +445,7 @@ def parse(data: Mapping[str, Any], source: str) -> Profile:
         unexpressible=_strings(data.get("unexpressible", {}), source, "unexpressible"),
         unexpressible_checks=_strings(data.get("unexpressible_checks", {}), source, "unexpressible_checks"),
         supplied=_strings(data.get("supplied", {}), source, "supplied"),
+        optional=_strings(data.get("optional", {}), source, "optional"),
         narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source),
         sandbox=_sandbox(data.get("sandbox", {}), source),
         evidence=_evidence(data.get("evidence", {}), data.get("rules", {}), source),

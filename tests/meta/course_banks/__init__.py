@@ -78,9 +78,9 @@ class Year:
     source: Source
     correct: list[Mutant]
     buggy: list[Mutant]
-    layers: tuple[str, ...] | None = None  # the rows the year's assignment grades (None: every row)
     variants: dict[str, str] = field(default_factory=dict)  # layer -> the header's "variant <layer>: ..." text
     imports_torch: frozenset[str] = frozenset()  # members with an (unused) `import torch`
+    absent: tuple[str, ...] = ()  # layers its template has no class for (the profile's [optional]): not graded
 
     def members(self) -> list[Mutant]:
         return [*self.correct, *self.buggy]

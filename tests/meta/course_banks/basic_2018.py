@@ -143,8 +143,8 @@ BUGGY = [
 
 YEAR = Year(
     "basic_2018", "T1/T2 (2018)", SOURCE, CORRECT, BUGGY,
-    # What the basic track grades: the template's layers (ReLU, MSECriterion and ChannelwiseScaling are supplied)
-    layers=("Linear", "LeakyReLU", "ELU", "Softplus", "Dropout", "Softmax", "LogSoftmax", "BatchNorm1d", "Sequential",
-            "NLLLoss", "CrossEntropyLoss", "MLP end to end"),
+    # No assignment file: the profile alone grades the template's layers (ReLU, MSECriterion, Flatten supplied; Conv2d
+    # and MaxPool2d not in this template)
     imports_torch=frozenset({"torch_import_jacobian"}),
+    absent=("Conv2d", "MaxPool2d"),
 )
