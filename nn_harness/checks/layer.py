@@ -2,7 +2,7 @@
 
 Forward and backward against the torch twin, backward against finite differences of the implementation's own
 forward, and the contract's rules (gradients accumulate, zero_grad, inputs untouched, dtypes, no stale cache, batch
-sizes changing between passes).
+sizes changing between passes, a backward derived rather than numerical).
 """
 
 import dataclasses
@@ -13,7 +13,16 @@ import numpy as np
 from hypothesis import strategies as st
 
 import reference
-from nn_harness.cases.layer_case import Built, LayerCase, any_mode_cases, build, checked_parameter_list, parameter_list, truth
+from nn_harness.cases.layer_case import (
+    Built,
+    LayerCase,
+    any_mode_cases,
+    build,
+    checked_parameter_list,
+    layer_cases,
+    parameter_list,
+    truth,
+)
 from nn_harness.cases.registry import Tolerance
 from nn_harness.cases.returned import strict_array
 from nn_harness.checks import finite_diff as fd
@@ -306,6 +315,48 @@ def inputs_not_modified(impl: Any, case: LayerCase) -> None:
     for k, (array, original) in enumerate(zip(upstream, expected.grad_outputs)):
         label = "grad_output" if len(upstream) == 1 else f"the gradient of {case.spec.output_names[k]}"
         _assert_unchanged("backward", label, array, original)
+
+
+# A backward may run its forward again once or twice (a layer that caches nothing recomputes what it needs); one by
+# central differences over its own forward runs it twice per input and parameter element.
+FORWARD_CALLS_IN_BACKWARD = 2
+
+
+def train_mode_cases(spec: Any) -> st.SearchStrategy[LayerCase]:
+    """Training-mode cases where the layer has that mode (random ones too: Dropout's): a course may define backward
+    in training mode only, and counting calls needs no value of the twin's."""
+    modes = tuple(mode for mode in (*spec.modes, *spec.random_modes) if mode == "train")
+    return layer_cases(spec, modes=modes or None)
+
+
+def backward_is_derived_not_numerical(impl: Any, case: LayerCase) -> None:
+    """backward calls the submission's forward (any of its layers') at most FORWARD_CALLS_IN_BACKWARD times: it
+    is derived, not central differences of the forward. The sandbox counts the calls (helpers.ForwardCounter) and
+    reports a number; the verdict is this side's."""
+    built = build(impl, case)
+    upstream = truth(built, case).grad_outputs
+    inputs = _copies(case.inputs)
+    forward(built, case, inputs)
+    name = case.spec.name
+    count = call(f"{name}.backward", beside(built.layer, "helpers").forward_calls_in_backward, built.layer, inputs,
+                 _copies(upstream))
+    if type(count) is not int:
+        raise CheckFailure(f"the sandbox reported {describe(count)} as the number of forward calls in {name}.backward")
+    if count > FORWARD_CALLS_IN_BACKWARD:
+        raise CheckFailure(f"{name}.backward called forward {count} times for {_sizes(case, built)} (at most "
+                           f"{FORWARD_CALLS_IN_BACKWARD} allowed): derive the gradient by hand; central differences "
+                           "over the forward take two calls per input and parameter element")
+
+
+def _sizes(case: LayerCase, built: Built) -> str:
+    """The case's inputs and parameters: 'an input of 3x4 and parameters weight 2x4, bias 2'."""
+    def shape(a: Any) -> str:
+        return "x".join(str(n) for n in np.shape(a)) or "a scalar"
+
+    inputs = f"an input of {shape(case.x)}" if len(case.inputs) == 1 else \
+        "inputs " + ", ".join(f"{name} {shape(a)}" for name, a in zip(case.spec.input_names, case.inputs))
+    parameters = ", ".join(f"{name} {shape(v)}" for name, v in zip(built.names, built.values))
+    return inputs + (f" and parameters {parameters}" if parameters else " (no parameters)")
 
 
 def _assert_unchanged(where: str, what: str, array: np.ndarray, original: np.ndarray) -> None:

@@ -1,9 +1,16 @@
 """Objects the checks build beside the submission (in the sandbox), so the submission's code can use them."""
 
+import functools
+import os
+import re
+import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from nn_harness.sandbox.student import HARNESS, NOT_STUDENT
 
 
 class ParameterHolder:
@@ -75,3 +82,50 @@ def backward_rows(layer: Any, inputs: tuple, upstream: list[tuple]) -> list[tupl
         grads = layer.grad_parameters()
         rows.append((out, grad_input, [_kept(v) for v in grads] if isinstance(grads, list | tuple) else grads))
     return rows
+
+
+# What a course calls its forward: the contract's, Torch7's and its snake_case variant's names, and cs231n's functions
+# (`affine_forward`, `conv_forward_naive`): "forward" as a word of a snake_case name (never "backward").
+_FORWARD_NAMES = frozenset({"__call__", "updateOutput", "update_output"})
+_FORWARD_WORD = re.compile(r"(^|_)forward(_|$)", re.IGNORECASE)
+_HARNESS = (HARNESS, os.path.dirname(os.path.abspath(__file__)))  # resolved and as imported: either may be shown
+
+
+@functools.cache
+def _student_forward(code: types.CodeType) -> bool:
+    """A forward of the submission's own (its file is none of the harness's, NumPy's or the standard library's)."""
+    named = code.co_name in _FORWARD_NAMES or bool(_FORWARD_WORD.search(code.co_name))
+    return named and not any(part in code.co_filename for part in (*NOT_STUDENT, *_HARNESS))
+
+
+class ForwardCounter:
+    """A profile function counting the submission's forward calls: only the outermost (a Sequential's forward
+    running its children's, `__call__` running `forward`, is one call), and only those the submission's own code
+    makes. An adapter running a forward itself (a course layer that takes one sample at a time is re-run per
+    sample before its backward) is the harness's doing, so the forward calls inside that one are not counted either."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._open: list[types.FrameType] = []  # the forward frames entered, innermost last
+
+    def __call__(self, frame: types.FrameType, event: str, arg: Any) -> None:
+        if event == "call" and _student_forward(frame.f_code):
+            caller = frame.f_back
+            if not self._open and not (caller and caller.f_code.co_filename.startswith(_HARNESS)):
+                self.calls += 1
+            self._open.append(frame)
+        elif event == "return" and self._open and self._open[-1] is frame:
+            self._open.pop()
+
+
+def forward_calls_in_backward(layer: Any, inputs: tuple, upstream: tuple) -> int:
+    """layer.backward(*inputs, *upstream), counting the forward calls the submission makes meanwhile
+    (`ForwardCounter`): a plain number for the trusted side to judge (a backward by central differences of its own
+    forward makes two per input and parameter element). Run here, beside the code it watches."""
+    counter, previous = ForwardCounter(), sys.getprofile()
+    sys.setprofile(counter)
+    try:
+        layer.backward(*inputs, *upstream)
+    finally:
+        sys.setprofile(previous)
+    return counter.calls

@@ -32,6 +32,29 @@ MUTANTS = [
            "linear.py", "self._grads[0] += g.T @ x", "self._grads[0][...] = g.T @ x"),
     mutant("linear_float32_promoted", "Linear", "float32 input multiplied by float64 weights: output promoted",
            "linear.py", "out = input @ self.weight.T.astype(input.dtype, copy=False)", "out = input @ self.weight.T"),
+    # Central differences over its own forward: every value right, every rule kept; only the forward calls show it.
+    mutant("linear_numerical_backward", "Linear", "backward by central differences of its own forward (two forward "
+           "calls per input and parameter element), accumulated into the buffers", "linear.py",
+           """        # Leading axes are all "batch": fold them so the weight gradient is one matmul.
+        x = input.reshape(-1, self.in_features)
+        g = grad_output.reshape(-1, self.out_features)
+        self._grads[0] += g.T @ x
+        if self.bias is not None:
+            self._grads[1] += g.sum(axis=0)
+        return grad_output @ self.weight.astype(input.dtype, copy=False)""",
+           """        x = input.astype(np.float64, order="C")  # a copy to perturb: the caller's input stays as it is
+        grad_input = np.zeros_like(x)
+        for tensor, grad in ((x, grad_input), *zip(self._params, self._grads)):
+            flat, into = tensor.reshape(-1), grad.reshape(-1)
+            for i in range(flat.size):
+                original = flat[i]
+                flat[i] = high = original + 1e-5
+                up = self.forward(x)
+                flat[i] = low = original - 1e-5
+                down = self.forward(x)
+                flat[i] = original
+                into[i] += np.vdot(grad_output, up - down) / (high - low)
+        return grad_input.astype(input.dtype, copy=False)"""),
     mutant("zero_grad_rebinds_buffers", "Linear", "zero_grad replaces the buffers instead of zeroing them",
            "module.py", "for g in self.grad_parameters():\n            g.fill(0)",
            "self._grads = [np.zeros_like(g) for g in self._grads]"),

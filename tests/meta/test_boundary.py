@@ -225,3 +225,79 @@ def test_a_huge_allocation_is_a_memory_error_not_a_dead_machine(tmp_path):
 
 def test_hello_is_plain_data(box):
     assert json.loads(json.dumps(box.hello.__dict__))["ok"] is True
+
+
+# ------------------------------------------------------------------------------------- counted in the sandbox
+
+LINEAR = '''
+import numpy as np
+
+class Linear:
+    def __init__(self, in_features, out_features, bias=True):
+        self.weight, self.bias = np.zeros((out_features, in_features)), np.zeros(out_features)
+        self.grads = [np.zeros_like(self.weight), np.zeros_like(self.bias)]
+        self.training = True
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def backward(self, x, grad):
+        self.grads[0] += grad.T @ x
+        self.grads[1] += grad.sum(axis=0)
+        return grad @ self.weight
+
+    def parameters(self):
+        return [self.weight, self.bias]
+
+    def grad_parameters(self):
+        return self.grads
+
+    def zero_grad(self):
+        for g in self.grads:
+            g[...] = 0
+
+    def train(self, mode=True):
+        self.training = mode
+
+    def eval(self):
+        self.training = False
+
+
+class NumericalLinear(Linear):
+    def backward(self, x, grad):
+        x, grad_input, h = x.copy(), np.zeros_like(x), 1e-5
+        for tensor, into in ((x, grad_input), (self.weight, self.grads[0]), (self.bias, self.grads[1])):
+            for i in np.ndindex(tensor.shape):
+                original = tensor[i]
+                tensor[i] = original + h
+                up = self(x)  # through __call__: one call, as forward alone would be
+                tensor[i] = original - h
+                down = self(x)
+                tensor[i] = original
+                into[i] += np.vdot(grad, up - down) / (2 * h)
+        return grad_input
+'''
+
+
+def test_the_forward_calls_in_a_backward_are_counted_in_the_sandbox_and_judged_here(tmp_path):
+    from types import SimpleNamespace
+
+    from nn_harness.cases.layer_case import LayerCase
+    from nn_harness.cases.registry import SPECS
+    from nn_harness.checks import layer as checks
+    from nn_harness.sandbox.client import beside
+
+    box = sandbox(tmp_path, LINEAR)
+    x, g = np.random.default_rng(0).standard_normal((4, 3)), np.ones((4, 2))
+    case = LayerCase(SPECS["Linear"], {"in_features": 3, "out_features": 2, "bias": True}, x, 5, "train")
+    numerical = box.root.NumericalLinear(3, 2)
+    count = beside(numerical, "helpers").forward_calls_in_backward(numerical, (x,), (g,))
+    assert type(count) is int and count == 2 * (12 + 6 + 2), "a plain number: two per input and parameter element"
+    checks.backward_is_derived_not_numerical(SimpleNamespace(Linear=box.root.Linear), case)
+    with pytest.raises(CheckFailure, match=r"Linear.backward called forward 40 times for an input of 4x3 and "
+                                           r"parameters weight 2x3, bias 2 \(at most 2 allowed\)"):
+        checks.backward_is_derived_not_numerical(SimpleNamespace(Linear=box.root.NumericalLinear), case)
+    box.stop()

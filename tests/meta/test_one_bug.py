@@ -23,7 +23,7 @@ from tests.meta.in_process import failure, namespace
 
 VALUE_CHECKS = {"forward_matches_torch", "backward_matches_torch", "backward_matches_finite_differences"}
 CONTRACT_CHECKS = {"gradients_accumulate", "no_stale_cache", "float32_preserved", "inputs_not_modified",
-                   "zero_grad_zeroes_buffers"}
+                   "zero_grad_zeroes_buffers", "backward_is_derived_not_numerical"}
 
 
 class BiasFromFirstSample(impl.Linear):
@@ -36,6 +36,26 @@ class BiasFromFirstSample(impl.Linear):
 class HalvedOutput(impl.Linear):
     def forward(self, input):
         return super().forward(input) / 2
+
+
+class NumericalBackward(impl.Linear):
+    """Central differences of its own forward, on a float64 copy of the input: every value right to ~1e-10, every
+    rule kept (tests/meta/mutants.py linear_numerical_backward is the same bug in impl/)."""
+
+    def backward(self, input, grad_output):
+        x = input.astype(np.float64, order="C")
+        grad_input = np.zeros_like(x)
+        for tensor, grad in ((x, grad_input), *zip(self._params, self._grads)):
+            flat, into = tensor.reshape(-1), grad.reshape(-1)
+            for i in range(flat.size):
+                original = flat[i]
+                flat[i] = high = original + 1e-5
+                up = self.forward(x)
+                flat[i] = low = original - 1e-5
+                down = self.forward(x)
+                flat[i] = original
+                into[i] += np.vdot(grad_output, up - down) / (high - low)
+        return grad_input.astype(input.dtype, copy=False)
 
 
 class ForwardAgainInBackward(impl.Sequential):
@@ -62,10 +82,18 @@ LINEAR = LayerCase(SPECS["Linear"], {"in_features": 3, "out_features": 2, "bias"
 @pytest.mark.parametrize(("bug", "fails"), [
     (BiasFromFirstSample, {"backward_matches_torch", "backward_matches_finite_differences"}),
     (HalvedOutput, {"forward_matches_torch", "backward_matches_finite_differences"}),
+    (NumericalBackward, {"backward_is_derived_not_numerical"}),  # right values: only the forward calls show it
 ])
 def test_a_wrong_value_fails_only_the_listedthat_compare_values(bug, fails):
     assert failed(namespace(Linear=bug), LINEAR) == fails
     assert failed(namespace(), LINEAR) == set()
+
+
+def test_a_numerical_backward_is_named_with_its_count_and_input():
+    message = failure(checks.backward_is_derived_not_numerical, namespace(Linear=NumericalBackward), LINEAR)
+    # 2 calls for each of the 12 input, 6 weight and 2 bias elements
+    assert message.startswith("Linear.backward called forward 40 times for an input of 4x3 and parameters weight 2x3,"
+                              " bias 2 (at most 2 allowed)"), message
 
 
 def test_a_sequential_whose_backward_runs_forward_again_is_caught():
