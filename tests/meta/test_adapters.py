@@ -156,6 +156,27 @@ def test_layer_missing_from_the_template_year_is_not_graded_not_missing(template
     assert adapters.absent_of(load_implementation(TORCH7), profile) == []
 
 
+def test_a_bias_gradient_the_course_allclose_accepts_is_read_in_the_bias_shape(tmp_path):
+    """practical_dl's tests compare gradients with np.allclose (rules.shapes = "allclose"): a one-output Linear's bias
+    gradient summed to a NumPy number passes there, so here too; under torch7 (exact shapes) it is the layer's error."""
+    source = (ROOT / "examples" / "torch7_correct" / "modules.py").read_text()
+    summed = source.replace("        self.gradb += gradOutput.sum(axis=0)\n", "        self.gradb = gradOutput.sum()\n")
+    assert summed != source
+    path = tmp_path / "modules.py"
+    path.write_text(summed)
+    x, upstream = np.ones((4, 3)), np.arange(4.0).reshape(4, 1)
+    for api in ("practical_dl", "torch7"):
+        linear = namespace(str(path), api).Linear(3, 1)
+        linear.forward(x)
+        linear.backward(x, upstream)
+        if api == "practical_dl":
+            grad_weight, grad_bias = linear.grad_parameters()
+            assert grad_bias.shape == (1,) and grad_bias[0] == 6.0 and np.allclose(grad_weight, [[6.0, 6.0, 6.0]])
+        else:
+            with pytest.raises(CheckFailure, match="expected a list of parameter arrays"):
+                linear.grad_parameters()
+
+
 def test_rectangular_conv_is_not_expressible(cs):
     with pytest.raises(adapters.NotExpressible, match="not expressible in cs231n style"):
         cs.Conv2d(1, 1, 3, stride=(1, 2))

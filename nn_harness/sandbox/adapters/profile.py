@@ -55,7 +55,7 @@ CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
     "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
 }
 RULE_KEYS = {"gradients", "float32", "backward_in_eval", "value_bound", "kinks", "beyond", "ranges", "ranks", "spreads",
-             "zero_inputs"}
+             "zero_inputs", "shapes"}
 SANDBOX_KEYS = {"numpy_aliases", "allow"}  # [sandbox]: what the submission's imports find (imports.Settings)
 
 
@@ -90,6 +90,9 @@ class Rules:
     # layer -> further inputs (by the registry's input names) the course's code holds at zero and does not
     # differentiate (cs231n's lstm_forward takes no c0): drawn as zeros, their gradients not compared
     zero_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # "exact", or "allclose": the course compares parameter gradients with np.allclose, which broadcasts, so one of
+    # the parameter's size in fewer dimensions (a (1,) bias's returned as ()) is read in the parameter's shape
+    shapes: str = "exact"
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,8 @@ def _rules(data: Any, source: str) -> Rules:
     bound = table.get("value_bound")
     if bound is not None and not (isinstance(bound, int | float) and not isinstance(bound, bool) and bound > 0):
         raise _fail(source, "rules.value_bound", f"must be a positive number, got {bound!r}")
+    if table.get("shapes", "exact") not in ("exact", "allclose"):
+        raise _fail(source, "rules.shapes", f"must be \"exact\" or \"allclose\", got {table['shapes']!r}")
     if table.get("beyond", "show") not in ("show", "score"):
         raise _fail(source, "rules.beyond", f"must be \"show\" or \"score\", got {table['beyond']!r}")
     ranges = {}
@@ -346,7 +351,7 @@ def _rules(data: Any, source: str) -> Rules:
         zero_inputs[layer] = tuple(names)
     return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True),
                  None if bound is None else float(bound), table.get("kinks", True), table.get("beyond", "show"),
-                 ranges, ranks, spreads, zero_inputs)
+                 ranges, ranks, spreads, zero_inputs, table.get("shapes", "exact"))
 
 
 def _evidence(data: Any, rules: Any, source: str) -> dict[str, str]:

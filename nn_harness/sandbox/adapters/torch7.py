@@ -28,13 +28,20 @@ class Module(Delegated):
     def _arrays(self, role: str) -> list[np.ndarray]:
         if not hasattr(self.inner, self.profile.method(role)):
             return []
-        return flatten(self._call(role), what=f"{type(self.inner).__name__}.{self.profile.method(role)}()")
+        found = self._call(role)
+        if role == "grad_parameters" and self.profile.rules.shapes == "allclose":
+            found = _numbers_as_arrays(found)  # np.allclose takes a NumPy number (a bias's summed gradient) as well
+        return flatten(found, what=f"{type(self.inner).__name__}.{self.profile.method(role)}()")
 
     def _all_parameters(self) -> list[np.ndarray]:
         return self._arrays("parameters")
 
     def _all_grad_parameters(self) -> list[np.ndarray]:
-        return self._arrays("grad_parameters")
+        grads = self._arrays("grad_parameters")
+        if self.profile.rules.shapes != "allclose":
+            return grads
+        parameters = self._arrays("parameters")
+        return [_in_shape_of(grad, parameter) for grad, parameter in zip(grads, parameters)] + grads[len(parameters):]
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         for array in self._hidden:
@@ -53,6 +60,20 @@ class Module(Delegated):
 
     def _get_training(self) -> bool:
         return self.inner.training
+
+
+def _numbers_as_arrays(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_numbers_as_arrays(item) for item in value]
+    return np.asarray(value) if isinstance(value, np.generic) else value
+
+
+def _in_shape_of(grad: np.ndarray, parameter: np.ndarray) -> np.ndarray:
+    """A gradient of the parameter's size in fewer dimensions (a (1,) bias's as ()), as np.allclose would compare it:
+    a view in the parameter's shape (the same memory: what the checks write into it reaches the course's array)."""
+    if grad.shape != parameter.shape and grad.size == parameter.size and grad.ndim < parameter.ndim:
+        return grad.reshape(parameter.shape)
+    return grad
 
 
 class Chain(Module):
