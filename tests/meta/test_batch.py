@@ -412,10 +412,10 @@ def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class)
     rows = {row["name"]: row for row in read_csv(out / "gradebook.csv")}
     assert sorted(rows) == sorted([*GRADED, "ambiguous", "hang"])
     assert [(rows[n]["score"], rows[n]["max_score"]) for n in ("correct", "pkg", "modules", "notebook")] == \
-        [("25", "25")] * 4
-    assert float(rows["in_folder"]["score"]) < 25 and rows["broken"]["score"] == "0"
-    assert float(rows["hostile"]["score"]) < 25, "the hostile member rewrote its report"
-    assert float(rows["in_folder"]["Linear"]) < 12 and rows["pkg"]["ReLU"] == "13"
+        [("27", "27")] * 4
+    assert float(rows["in_folder"]["score"]) < 27 and rows["broken"]["score"] == "0"
+    assert float(rows["hostile"]["score"]) < 27, "the hostile member rewrote its report"
+    assert float(rows["in_folder"]["Linear"]) < 12 and rows["pkg"]["ReLU"] == "14"
     assert rows["hang"]["status"] == f"not graded: timed out after {TIMEOUT} s (the whole run was stopped; see log.txt)"
     assert rows["ambiguous"]["status"].startswith("not graded: ambiguous: 2 of its modules")
     summary = (out / "summary.md").read_text()
@@ -456,7 +456,7 @@ def test_force_grades_again(graded_class, tmp_path: Path) -> None:
     run = run_grade_all(one, tmp_path / "out", "--force")
     assert "0 already graded (skipped), 1 to grade" in run.stderr
     assert (tmp_path / "out" / "correct" / "results.json").stat().st_mtime_ns != before
-    assert read_csv(tmp_path / "out" / "gradebook.csv")[0]["score"] == "25"
+    assert read_csv(tmp_path / "out" / "gradebook.csv")[0]["score"] == "27"
 
 
 @pytest.mark.slow
