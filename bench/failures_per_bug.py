@@ -30,6 +30,7 @@ from tests.meta.mutants import MUTANTS  # noqa: E402
 EXAMPLES = ROOT / "examples"
 CHAINED = ("Sequential", "Submission")  # layers that chain others: a bug shows there too, by design
 MISSING = ("not implemented", "does not define", "not graded")
+BEYOND = "beyond the course"  # results.json's tag of a check worth 0 under the course's rules (grading/points.py)
 BROKEN = ("could not import the implementation", "did not return within", "timed out")  # not the bug: the run
 
 
@@ -50,7 +51,8 @@ def graded(target: Path, api: str, layer: str | None, scratch: Path) -> list[dic
 
 
 def failed_by_layer(tests: list[dict]) -> dict[str, list[str]]:
-    """Failed checks per layer, without chained layers, end-to-end models, and layers that are simply missing."""
+    """Failed checks per layer, without chained layers, end-to-end models, layers that are simply missing, and
+    checks beyond the course (worth 0 under a course profile: its template's conventions, not a bug)."""
     found: dict[str, list[str]] = {}
     broken = [test["name"] for test in tests if any(word in test.get("output", "") for word in BROKEN)]
     if broken:  # a loaded machine or a broken run says nothing about how many checks a bug fails
@@ -58,7 +60,7 @@ def failed_by_layer(tests: list[dict]) -> dict[str, list[str]]:
     for test in tests:
         layer, _, check = test["name"].partition(": ")
         if test.get("status") == "failed" and layer not in CHAINED and "end to end" not in layer \
-                and not any(word in test.get("output", "") for word in MISSING):
+                and BEYOND not in test.get("tags", ()) and not any(word in test.get("output", "") for word in MISSING):
             found.setdefault(layer, []).append(check)
     return found
 
