@@ -1,4 +1,5 @@
-"""Every layer in the registry, forward and backward, against torch and against finite differences."""
+"""Every layer in the registry, forward and backward, against torch and against finite differences; the layers
+with a `large_scale` (exp inside) also at scale."""
 
 import pytest
 
@@ -22,3 +23,8 @@ def test_backward_matches_torch(verify, spec):
 @layers
 def test_backward_matches_finite_differences(verify, spec):
     verify(spec, checks.backward_matches_finite_differences)
+
+
+@pytest.mark.parametrize("spec", [spec for spec in LAYERS if spec.large_scale], ids=lambda spec: spec.name, indirect=True)
+def test_stable_for_large_inputs(verify, spec):
+    verify(spec, checks.stable_for_large_inputs)

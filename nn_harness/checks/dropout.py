@@ -17,6 +17,9 @@ from nn_harness.sandbox.student import call, method
 
 Z = 5.0
 SHAPE = (100, 200)  # 20,000 elements
+# The rates each property is checked at, in one check: a bug that breaks the property at every rate (survivors not
+# scaled) is one failure naming the first rate it shows at, not one per rate.
+RATES = (0.1, 0.5, 0.9)
 
 
 def _dropout(impl: Any, p: float, mode: str = "train") -> Any:
@@ -36,26 +39,28 @@ def _input(seed: int = 0) -> np.ndarray:
     return s.values(seed, SHAPE, away_from_zero=True)  # no zeros: a zero in the output means "dropped"
 
 
-def fraction_dropped_matches_p(impl: Any, p: float) -> None:
+def fraction_dropped_matches_p(impl: Any, rates: tuple[float, ...] = RATES) -> None:
     x = _input()
-    dropped = int(np.sum(_forward(_dropout(impl, p), x) == 0))
-    n = x.size
-    sd = np.sqrt(n * p * (1 - p))
-    if abs(dropped - n * p) > Z * sd:
-        raise CheckFailure(f"Dropout(p={p}) dropped {dropped} of {n} elements ({dropped / n:.4f});"
-                           f" expected {n * p:.0f} +- {Z * sd:.0f} ({Z:g} standard deviations):"
-                           " each element must be zeroed with probability p")
+    for p in rates:
+        dropped = int(np.sum(_forward(_dropout(impl, p), x) == 0))
+        n = x.size
+        sd = np.sqrt(n * p * (1 - p))
+        if abs(dropped - n * p) > Z * sd:
+            raise CheckFailure(f"Dropout(p={p}) dropped {dropped} of {n} elements ({dropped / n:.4f});"
+                               f" expected {n * p:.0f} +- {Z * sd:.0f} ({Z:g} standard deviations):"
+                               " each element must be zeroed with probability p")
 
 
-def survivors_scaled(impl: Any, p: float) -> None:
+def survivors_scaled(impl: Any, rates: tuple[float, ...] = RATES) -> None:
     x = _input()
-    out = _forward(_dropout(impl, p), x)
-    kept = out != 0
-    if not kept.any():
-        raise CheckFailure(f"Dropout(p={p}) dropped every element of {x.size}")
-    ratio = out[kept] / x[kept]
-    assert_close(f"output / input for the kept elements (must be 1/(1-p) = {1 / (1 - p):.6g})", ratio,
-                 np.full(ratio.shape, 1 / (1 - p)), Tolerance(1e-12, 0.0), factors={"1-p": 1 - p, "p": p})
+    for p in rates:
+        out = _forward(_dropout(impl, p), x)
+        kept = out != 0
+        if not kept.any():
+            raise CheckFailure(f"Dropout(p={p}) dropped every element of {x.size}")
+        ratio = out[kept] / x[kept]
+        assert_close(f"Dropout(p={p}): output / input for the kept elements (must be 1/(1-p) = {1 / (1 - p):.6g})",
+                     ratio, np.full(ratio.shape, 1 / (1 - p)), Tolerance(1e-12, 0.0), factors={"1-p": 1 - p, "p": p})
 
 
 def eval_is_identity(impl: Any, p: float) -> None:
@@ -64,16 +69,16 @@ def eval_is_identity(impl: Any, p: float) -> None:
                  Tolerance(0.0, 0.0))
 
 
-def backward_uses_forward_mask(impl: Any, p: float) -> None:
+def backward_uses_forward_mask(impl: Any, rates: tuple[float, ...] = RATES) -> None:
     """grad_input = grad_output * (the scaled mask of the latest forward), even after an earlier forward."""
-    layer = _dropout(impl, p)
-    x = _input()
-    _forward(layer, _input(seed=1))  # an earlier mask, which must not be reused
-    out = _forward(layer, x)
-    g = s.values(2, SHAPE)
-    grad_input = call("Dropout.backward", method(layer, "backward", "Dropout"), x.copy(), g.copy())  # as _forward
-    assert_close("grad of input (must be grad_output times the latest forward's scaled mask)", grad_input,
-                 g * (out / x), Tolerance(1e-12, 0.0))
+    x, g = _input(), s.values(2, SHAPE)
+    for p in rates:
+        layer = _dropout(impl, p)
+        _forward(layer, _input(seed=1))  # an earlier mask, which must not be reused
+        out = _forward(layer, x)
+        grad_input = call("Dropout.backward", method(layer, "backward", "Dropout"), x.copy(), g.copy())  # as _forward
+        assert_close(f"Dropout(p={p}): grad of input (must be grad_output times the latest forward's scaled mask)",
+                     grad_input, g * (out / x), Tolerance(1e-12, 0.0))
 
 
 def fresh_mask_each_forward(impl: Any, p: float) -> None:

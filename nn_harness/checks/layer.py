@@ -262,6 +262,50 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
         fd.assert_directional_close(f"grad of {tensor_name}", analytical[tensor_name], numerical[tensor_name])
 
 
+def _agrees(compare: Callable[[], None]) -> bool:
+    try:
+        compare()
+    except CheckFailure:
+        return False
+    return True
+
+
+def _pass_against_torch(impl: Any, case: LayerCase, where: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """One forward and backward of the case: (compare the outputs with torch's, compare the gradients with torch's)."""
+    built = build(impl, case)
+    expected = truth(built, case)
+    inputs = _copies(case.inputs)
+    out = forward(built, case, inputs)
+    grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
+    grad_parameters = grads(built, case)
+
+    def gradients() -> None:
+        assert_grad_inputs(grad_inputs, expected, case, where=where)
+        for got, name in zip(grad_parameters, built.names):
+            assert_close(f"grad of {name}{where}", got, expected.grad_parameters[name], case.spec.tolerance)
+
+    return (lambda: assert_outputs(out, expected, case, case.spec.tolerance, where=where)), gradients
+
+
+def stable_for_large_inputs(impl: Any, case: LayerCase) -> None:
+    """Forward and backward on the case's inputs scaled by the spec's `large_scale` (exp overflows there unless the
+    implementation subtracts the maximum or switches formulas) against torch. Each is judged only where the
+    implementation matches torch on the case itself: a wrong value is "forward/backward matches torch"'s to report,
+    and this check says only whether right values stay right at scale."""
+    scale = case.spec.large_scale
+    try:
+        moderate = _pass_against_torch(impl, case, "")
+    except CheckFailure:  # forward or backward fails on the case itself: theirs to report
+        return
+    judged = [_agrees(compare) for compare in moderate]
+    if not any(judged):
+        return
+    large = case.mapped(lambda a: a * scale if a.dtype.kind == "f" else a)
+    for compare, right in zip(_pass_against_torch(impl, large, f" for inputs scaled by {scale:g}"), judged):
+        if right:
+            compare()
+
+
 def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     """Two backward calls after one forward: parameter gradients add up (+=), to twice what the layer's own first
     backward gave, and grad of input is the same twice. Against its own results, not torch's: a wrong backward
