@@ -10,6 +10,9 @@ The server (nn_harness/sandbox/server.py) installs both before it imports the su
     torch (the layers must use NumPy only)`). Stand-ins are plain Python: no framework is ever loaded (the memory
     map check stays exact), and the NumPy-only check still scans the import itself (nn_harness/report/provenance.py).
   - numpy_aliases: np.object, np.float, np.int, np.bool, np.complex, np.str as NumPy < 1.24 had them (the builtins).
+  - Always: skimage.util.pad, once skimage.util is imported, where scikit-image >= 0.19 lacks it. It was NumPy's
+    np.pad under another name, and a course's template may suggest it (practical_dl's Conv2d: "It may be
+    convenient to use `skimage.util.pad` for zero-padding"): its absence is the grader's scikit-image, no bug.
 What to install comes from the trusted side (nn_harness/sandbox/client.py): a course profile's [sandbox] table and
 the options numpy_aliases and allow (nn_harness/sandbox/packages.py finds the allowed packages; jail.py binds them).
 """
@@ -72,6 +75,41 @@ def restore_aliases() -> list[str]:
     for name in missing:
         setattr(numpy, name, ALIASES[name])
     return missing
+
+
+class OldNames(importlib.abc.MetaPathFinder):
+    """First on sys.meta_path: when skimage.util is imported (by whichever real finder finds it), its `pad` is
+    added after it runs, as numpy.pad, if this scikit-image lacks it."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "skimage.util":
+            return None
+        for finder in sys.meta_path:  # a real one: a stand-in skimage's util stays a stand-in
+            spec = None if finder is self or isinstance(finder, StandIns) or not hasattr(finder, "find_spec") \
+                else finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _WithPad(spec.loader)
+                return spec
+        return None
+
+
+class _WithPad(importlib.abc.Loader):
+    """A loader of skimage.util that adds numpy.pad as its `pad` when the module it ran has none."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self.loader.exec_module(module)
+        if "pad" not in vars(module):
+            import numpy
+            module.pad = numpy.pad
+
+    def __getattr__(self, name: str) -> Any:  # get_resource_reader, get_filename, is_package, ...
+        return getattr(self.loader, name)
 
 
 class Absent:
@@ -198,9 +236,11 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
 
 
 def install(config: dict, copy: str) -> tuple[list[str], StandIns]:
-    """Before the submission is imported: the aliases (when asked), and the stand-ins' finder, last on the meta path.
+    """Before the submission is imported: the aliases (when asked), skimage.util.pad's finder first on the meta path,
+    and the stand-ins' finder, last.
     (The aliases restored, the finder.)"""
     aliases = restore_aliases() if config.get("numpy_aliases") else []
+    sys.meta_path.insert(0, OldNames())
     finder = StandIns(copy, config.get("installed", ()))
     sys.meta_path.append(finder)
     return aliases, finder

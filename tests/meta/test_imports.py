@@ -215,6 +215,27 @@ def test_allowed_packages_bring_what_they_need_and_never_a_framework():
             packages.resolve((name,))
 
 
+def test_skimage_util_pad_is_there_where_a_newer_scikit_image_dropped_it(sandbox):
+    """practical_dl's template suggests skimage.util.pad (np.pad under another name, gone from scikit-image 0.19):
+    a Conv2d that follows the hint is graded on its padding, not on the grader's scikit-image."""
+    pytest.importorskip("skimage")
+    source = '''
+        import numpy as np
+        import skimage
+
+
+        def padded(x):
+            return skimage.util.pad(x, ((1, 1), (0, 0)))
+    '''
+    box = sandbox(source, Settings(allow=("skimage",)))
+    assert box.hello.ok, box.hello.error
+    assert np.array_equal(box.root.padded(np.ones((1, 2))), [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    not_allowed = sandbox(source, name="not_allowed.py")  # a stand-in skimage's util stays a stand-in
+    assert not_allowed.hello.stand_ins == [["skimage", "not_allowed.py:3", "not allowed"]]
+    with pytest.raises(CheckFailure, match="does not allow"):
+        call("padded", not_allowed.root.padded, np.ones((1, 2)))
+
+
 # ------------------------------------------------------------------------------------------------ numpy aliases
 
 OLD_NUMPY = '''
