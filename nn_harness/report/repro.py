@@ -1,6 +1,7 @@
 """Save a failing layer case as a reproduction a student can run without the test suite (`--repro-dir DIR`):
 `<name>.npz` (input, parameters, upstream gradient, and torch's expected results) and `<name>.py`, a short
-script that rebuilds the layer from the student's own code and prints every mismatch. Needs only NumPy.
+script that rebuilds the layer from the student's own code and prints every mismatch. Needs only NumPy. A notebook
+is loaded as the grader ran it (nn_harness/report/repro_notebook.py).
 """
 
 import inspect
@@ -13,30 +14,11 @@ import numpy as np
 
 import reference
 from nn_harness.cases.layer_case import LayerCase, twin_of
+from nn_harness.report import repro_notebook
+from nn_harness.sandbox import imports, notebook
 
-SCRIPT = '''"""Reproduces "{title}" for {case}.
-
-Run:  python {script}   (needs only NumPy and your implementation; edit IMPL to point elsewhere)
-"""
-
-from __future__ import annotations
-
-import importlib
-import importlib.util
-import json
-import sys
-from pathlib import Path
-
-import numpy as np
-
-IMPL = {impl!r}
-RANDOM = {random!r}  # True when the layer draws at random in this mode (Dropout's mask): torch's values are another draw
-HERE = Path(__file__).resolve().parent
-data = np.load(HERE / "{npz}", allow_pickle=False)
-args = json.loads(str(data["args"]))
-
-
-def load(target):
+# How the script imports a .py file, a package folder or a module (a notebook: repro_notebook.LOADER).
+MODULE_LOADER = '''def load(target):
     path = Path(target)
     if path.suffix == ".py" or path.is_dir():
         init = path / "__init__.py" if path.is_dir() else path
@@ -48,7 +30,33 @@ def load(target):
         spec.loader.exec_module(module)
         return module
     return importlib.import_module(target)
+'''
 
+SCRIPT = '''"""Reproduces "{title}" for {case}.
+
+Run:  python {script}   (needs only NumPy and your implementation; edit IMPL to point elsewhere)
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+IMPL = {impl!r}
+NUMPY_ALIASES = {aliases!r}  # restored as the builtins before IMPL loads, as the grader did (code for NumPy < 1.24)
+RANDOM = {random!r}  # True when the layer draws at random in this mode (Dropout's mask): torch's values are another draw
+HERE = Path(__file__).resolve().parent
+data = np.load(HERE / "{npz}", allow_pickle=False)
+args = json.loads(str(data["args"]))
+
+
+{load}
 
 {build}
 
@@ -71,6 +79,9 @@ def report(what, got, expected):
           f" got {{got[worst]:.6g}}")
 
 
+for name in NUMPY_ALIASES:
+    if name not in vars(np):
+        setattr(np, name, getattr(builtins, name))
 nn = load(IMPL)
 layer = build(nn, args)
 for array, name in zip(layer.parameters(), {names!r}):
@@ -112,8 +123,10 @@ def shown(script: Path) -> Path:
         return Path(script.name)
 
 
-def save(case: LayerCase, title: str, impl_target: str, directory: str | Path) -> Path:
-    """Write `<layer>-<check>.npz` and `.py` into `directory`; return the script's path."""
+def save(case: LayerCase, title: str, impl_target: str, directory: str | Path, *,
+         converted: notebook.Converted | None = None, numpy_aliases: bool = False) -> Path:
+    """Write `<layer>-<check>.npz` and `.py` into `directory`; return the script's path. `converted`: the notebook
+    as the grader ran it (the script then runs the same statements); `numpy_aliases`: the grader restored them."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.spec.name}-{title.replace(' ', '-')}"
@@ -132,8 +145,10 @@ def save(case: LayerCase, title: str, impl_target: str, directory: str | Path) -
     arrays |= {f"expected_buffer_{n}": truth.buffers[n] for n in buffers}
     np.savez(folder / f"{stem}.npz", **arrays)
     script = folder / f"{stem}.py"
-    script.write_text(SCRIPT.format(title=title, case=repr(case), script=script.name, impl=str(Path(impl_target).resolve())
-                                    if Path(impl_target).exists() else impl_target, npz=f"{stem}.npz",
+    impl = str(Path(impl_target).resolve()) if Path(impl_target).exists() else impl_target
+    script.write_text(SCRIPT.format(title=title, case=repr(case), script=script.name, impl=impl, npz=f"{stem}.npz",
+                                    load=repro_notebook.loader(converted, folder) if converted else MODULE_LOADER,
+                                    aliases=sorted(imports.ALIASES) if numpy_aliases else [],
                                     build=_build_source(case), names=names, buffers=list(buffers), mode=case.mode,
                                     inputs=list(case.spec.input_names), outputs=list(outputs),
                                     random=case.random))

@@ -196,7 +196,9 @@ class Verifier:
         folder = option(self.request.config, "repro_dir")
         if not folder or not isinstance(case(), LayerCase):
             return ""
-        script = repro.save(case(), _title(check), option(self.request.config, "impl"), folder)
+        sandbox = self.impl.sandbox  # its notebook conversion and import settings are the trusted side's
+        script = repro.save(case(), _title(check), option(self.request.config, "impl"), folder,
+                            converted=sandbox.converted, numpy_aliases=sandbox.settings.numpy_aliases)
         return f"\n  or without the suite: python {repro.shown(script)}"
 
 
