@@ -27,36 +27,20 @@ class Softmax:
     def backprop(self, d_L_d_out, learn_rate):
         '''
         Updates weights and biases; returns the loss gradient for this layer's inputs.
-        - d_L_d_out is the loss gradient for this layer's outputs (only one element is nonzero).
+        - d_L_d_out is the loss gradient for this layer's outputs (every entry is used, not only a nonzero one).
         '''
-        for i, gradient in enumerate(d_L_d_out):
-            if gradient == 0:
-                continue
+        t_exp = np.exp(self.last_totals)
+        out = t_exp / np.sum(t_exp)
 
-            # e^totals
-            t_exp = np.exp(self.last_totals)
-            # Sum of all e^totals
-            S = np.sum(t_exp)
+        # d out[i] / d totals[j] = out[i] * (1 if i == j else 0) - out[i] * out[j], summed against d_L_d_out
+        d_L_d_t = out * (d_L_d_out - np.dot(d_L_d_out, out))
 
-            # Gradients of out[i] against totals
-            d_out_d_t = -t_exp[i] * t_exp / (S ** 2)
-            d_out_d_t[i] = t_exp[i] * (S - t_exp[i]) / (S ** 2)
+        # Gradients of loss against weights/biases/input (the input's before the weights are updated)
+        d_L_d_w = np.outer(self.last_input, d_L_d_t)
+        d_L_d_b = d_L_d_t
+        d_L_d_inputs = self.weights @ d_L_d_t
 
-            # Gradients of totals against weights/biases/input
-            d_t_d_w = self.last_input
-            d_t_d_b = 1
-            d_t_d_inputs = self.weights
-
-            # Gradients of loss against totals
-            d_L_d_t = gradient * d_out_d_t
-
-            # Gradients of loss against weights/biases/input
-            d_L_d_w = d_t_d_w[np.newaxis].T @ d_L_d_t[np.newaxis]
-            d_L_d_b = d_L_d_t * d_t_d_b
-            d_L_d_inputs = d_t_d_inputs @ d_L_d_t
-
-            # Update weights / biases
-            self.weights -= learn_rate * d_L_d_w
-            self.biases -= learn_rate * d_L_d_b
-
-            return d_L_d_inputs.reshape(self.last_input_shape)
+        # Update weights / biases
+        self.weights -= learn_rate * d_L_d_w
+        self.biases -= learn_rate * d_L_d_b
+        return d_L_d_inputs.reshape(self.last_input_shape)

@@ -47,7 +47,8 @@ def _bounded_inputs(x: Any, bound: float) -> Any:
 def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     """The registry spec's fields replaced so the cases are the ones this course can state and asks for:
     constructor arguments ([narrow]), hyper-parameter ranges, input ranks, score spreads, the values' bound, inputs held at zero
-    ([rules]), training mode only for the checks that call backward when the course never differentiates in eval mode."""
+    and gradients not computed by design ([rules]), training mode only for the checks that call backward when the
+    course never differentiates in eval mode."""
     fields: dict[str, Any] = {}
     configs, inputs = getattr(spec, "configs", None), getattr(spec, "inputs", None)
     overrides = profile.narrow.get(spec.name)
@@ -81,6 +82,9 @@ def narrowed(profile: Profile, spec: Any, check: str) -> dict[str, Any]:
     zero_inputs = profile.rules.zero_inputs.get(spec.name)
     if zero_inputs:  # nn_harness/cases/layer_case.py draws them as zeros; their gradients are not compared
         fields["zero_inputs"] = tuple(zero_inputs)
+    omitted = profile.rules.omitted_gradients.get(spec.name)
+    if omitted:  # what backward returns for them is not compared (LayerSpec.graded_gradient)
+        fields["omitted_gradients"] = tuple(omitted)
     modes = getattr(spec, "modes", ())
     if not profile.rules.backward_in_eval and check in BACKWARD_CHECKS and "train" in modes:
         fields["modes"] = ("train",)

@@ -73,6 +73,9 @@ class LayerSpec:
     # Inputs a course profile holds at zero and whose gradient its code does not compute (cs231n's lstm_forward
     # starts from c0 = 0): set by the profile's narrowing (nn_harness/cases/narrowing.py), never in this table.
     zero_inputs: tuple[str, ...] = ()
+    # Inputs whose gradient the course's code does not compute by design (the "CNNs from scratch" tutorial's first
+    # layer returns None for its input): not compared; set by the profile's narrowing, never in this table.
+    omitted_gradients: tuple[str, ...] = ()
 
     @property
     def recurrent(self) -> bool:
@@ -81,7 +84,7 @@ class LayerSpec:
 
     def graded_gradient(self, input_name: str) -> bool:
         """Whether what backward returns for this input is compared."""
-        return input_name not in self.zero_inputs
+        return input_name not in self.zero_inputs and input_name not in self.omitted_gradients
 
     def make(self, nn: Namespace, args: dict) -> Any:
         return (self.build or _by_name(self.name))(nn, args)

@@ -270,6 +270,7 @@ class Verdicts:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self._one_line_per_missing_layer()
+        self._one_line_for_an_import_failure()
         self._beyond_the_course_apart(session)
         stop = session.shouldfail or session.shouldstop
         if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -298,6 +299,19 @@ class Verdicts:
         if moved:
             reporter.stats["failed"] = [r for r in failed if r not in moved]
             reporter.stats.setdefault(points.NOT_IMPLEMENTED, []).extend(moved)
+
+    def _one_line_for_an_import_failure(self) -> None:
+        """A submission that could not be imported (or was refused: its layers are a framework's) is one line of the
+        verdict, not the same failure block per check: those reports leave the terminal's failures (pytest's last
+        line counts them as "not imported"; the exit code, JUnit XML and results.json still count them as failed)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or self.import_error is None:
+            return
+        failed = reporter.stats.get("failed", [])
+        moved = [r for r in failed if points.IMPORT_FAILURE in getattr(r, "longreprtext", "")]
+        if moved:
+            reporter.stats["failed"] = [r for r in failed if r not in moved]
+            reporter.stats.setdefault("not imported", []).extend(moved)
 
     def _beyond_the_course_apart(self, session: pytest.Session) -> None:
         """A check beyond the course never lowers the grade, nor fails the run: its failed reports leave the

@@ -13,6 +13,9 @@ The server (nn_harness/sandbox/server.py) installs both before it imports the su
   - Always: skimage.util.pad, once skimage.util is imported, where scikit-image >= 0.19 lacks it. It was NumPy's
     np.pad under another name, and a course's template may suggest it (practical_dl's Conv2d: "It may be
     convenient to use `skimage.util.pad` for zero-padding"): its absence is the grader's scikit-image, no bug.
+After the import, `written_in` tells a submission whose layers are written in a framework (their code uses its
+stand-in and none uses NumPy: the TensorFlow original of a NumPy port) from one that only imports it: the first is
+refused with one line naming the framework, the second graded.
 What to install comes from the trusted side (nn_harness/sandbox/client.py): a course profile's [sandbox] table and
 the options numpy_aliases and allow (nn_harness/sandbox/packages.py finds the allowed packages; jail.py binds them).
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import ast
 import importlib.abc
 import importlib.machinery
+import inspect
 import linecache
 import os
 import sys
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "keras")  # what the layers are written instead of
+SPELLED = {"torch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX", "jaxlib": "JAX", "keras": "Keras"}
 GRADERS = ("impl", "reference", "nn_harness", "tests", "bench")  # the grader's own code: never the submission's
 ALIASES = {"object": object, "float": float, "int": int, "bool": bool, "complex": complex, "str": str}
 # What an `except` must name to handle a failed import (a bare `except:` does too).
@@ -244,3 +249,54 @@ def install(config: dict, copy: str) -> tuple[list[str], StandIns]:
     finder = StandIns(copy, config.get("installed", ()))
     sys.meta_path.append(finder)
     return aliases, finder
+
+
+def written_in(module: types.ModuleType) -> str | None:
+    """Why the submission is refused, in one line, when its code (the classes and functions its own files define,
+    as its namespace holds them) uses a framework's stand-in and none of it uses NumPy; None otherwise: an unused
+    import, or a NumPy submission one of whose layers calls the framework (that layer fails, naming the call)."""
+    def own(value: Any) -> bool:  # defined in the submission's module or in one of its package's
+        where = str(getattr(value, "__module__", ""))
+        return where == module.__name__ or where.startswith(module.__name__ + ".")
+
+    code = [value for value in list(vars(module).values())
+            if (inspect.isclass(value) or inspect.isfunction(value)) and own(value)]
+    frameworks: dict[str, list[str]] = {}
+    uses_numpy = False
+    for value in code:
+        found = {_origin(used) for used in _globals_used(value)}
+        uses_numpy = uses_numpy or "numpy" in found
+        for top in found - {None, "numpy"}:
+            frameworks.setdefault(top, []).append(value.__name__)
+    if not frameworks or uses_numpy:
+        return None
+    top, names = max(frameworks.items(), key=lambda item: len(item[1]))
+    return (f"uses {SPELLED[top]} (in {', '.join(sorted(names))}; none of its code uses NumPy): this harness grades "
+            "NumPy implementations; port the layers to NumPy")
+
+
+def _globals_used(value: Any) -> list[Any]:
+    """The module-level objects a class's or function's code reads (its methods', properties', nested functions')."""
+    functions = [value] if inspect.isfunction(value) else [
+        f for attr in vars(value).values() for f in (attr, getattr(attr, "__func__", None), getattr(attr, "fget", None))
+        if inspect.isfunction(f)]
+    used = []
+    for function in functions:
+        codes = [function.__code__]
+        while codes:
+            code = codes.pop()
+            used += [function.__globals__[name] for name in code.co_names if name in function.__globals__]
+            codes += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+    return used
+
+
+def _origin(value: Any) -> str | None:
+    """"numpy" for NumPy (the module or one of its objects), a framework's name for its stand-in, else None."""
+    if isinstance(value, AbsentModule | Absent):
+        top = (value.__name__ if isinstance(value, AbsentModule) else value._path).partition(".")[0]
+        return top if top in FRAMEWORKS else None
+    try:
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    except Exception:  # noqa: BLE001 - an object of the submission's own whose attributes raise: not NumPy's
+        return None
+    return "numpy" if isinstance(name, str) and name.partition(".")[0] == "numpy" else None

@@ -109,6 +109,54 @@ def test_a_framework_import_costs_only_what_uses_it(sandbox):
     assert box.end() == [], "a stand-in is plain Python: no framework is mapped"
 
 
+# Chollet's NaiveDense as the book writes it (TensorFlow), and a NumPy port of it that still imports TensorFlow.
+TENSORFLOW_ORIGINAL = '''
+import tensorflow as tf
+
+
+class NaiveDense:
+    def __init__(self, input_size, output_size, activation):
+        self.activation = activation
+        self.W = tf.Variable(tf.random.uniform((input_size, output_size), minval=0, maxval=1e-1))
+        self.b = tf.Variable(tf.zeros((output_size,)))
+
+    def __call__(self, inputs):
+        return self.activation(tf.matmul(inputs, self.W) + self.b)
+
+    @property
+    def weights(self):
+        return [self.W, self.b]
+
+
+class NaiveSequential:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, inputs):
+        for layer in self.layers:
+            inputs = layer(inputs)
+        return inputs
+'''
+PORT_IMPORTING_TENSORFLOW = TENSORFLOW_ORIGINAL \
+    .replace("import tensorflow as tf", "import numpy as np\nimport tensorflow as tf") \
+    .replace("tf.Variable(tf.random.uniform((input_size, output_size), minval=0, maxval=1e-1))",
+             "np.random.uniform(0, 0.1, (input_size, output_size))") \
+    .replace("tf.Variable(tf.zeros((output_size,)))", "np.zeros(output_size)").replace("tf.matmul(", "np.matmul(")
+
+
+def test_layers_written_in_a_framework_are_refused_in_one_line(sandbox):
+    """The TensorFlow original (tf.Variable, tf.matmul, none of it NumPy) is refused at the import, one line naming
+    the framework; the same layers ported to NumPy that still import TensorFlow are graded."""
+    box = sandbox(TENSORFLOW_ORIGINAL)
+    assert not box.hello.ok
+    assert box.hello.error == ("uses TensorFlow (in NaiveDense; none of its code uses NumPy): this harness grades NumPy "
+                               "implementations; port the layers to NumPy")
+    port = sandbox(PORT_IMPORTING_TENSORFLOW, name="port.py")
+    assert port.hello.ok, port.hello.error
+    assert port.hello.stand_ins == [["tensorflow", "port.py:3", "a framework"]]
+    assert "tf." not in PORT_IMPORTING_TENSORFLOW.split("class")[1] + PORT_IMPORTING_TENSORFLOW.split("class")[2]
+
+
 def test_the_numpy_only_check_still_names_each_framework_import(sandbox):
     box = sandbox(FRAMEWORKS)
     found = [str(item) for item in provenance.forbidden_imports(box.target, box.loaded_files())]

@@ -21,6 +21,7 @@ import numpy as np
 from nn_harness.sandbox.adapters.base import Adapter, Layer, Namespace
 from nn_harness.sandbox.adapters.cached_backward import CachedBackward
 from nn_harness.sandbox.adapters.cs231n import CS231n
+from nn_harness.sandbox.adapters.forward_only import ForwardOnly
 from nn_harness.sandbox.adapters.module_grad import ModuleGrad
 from nn_harness.sandbox.adapters.native import Native
 from nn_harness.sandbox.adapters.objects import Objects
@@ -32,7 +33,7 @@ from nn_harness.sandbox.loading import Implementation
 BUILTIN_DRIVERS: dict[str, type[Adapter]] = {
     "native": Native, "torch7": Torch7, "cs231n": CS231n, "module-grad": ModuleGrad,
     "cached-backward": CachedBackward, "update-only": UpdateOnly,
-    "objects": Objects}
+    "objects": Objects, "forward-only": ForwardOnly}
 # Ties in --api auto's probing go to the earlier profile (the course's own rules before its family's).
 PRIORITY = ("practical_dl_snake", "practical_dl", "torch7", "cs231n", "update-only", "cached-backward", "module-grad",
             "layer-objects", "dict-grads", "single-sample")
@@ -218,6 +219,11 @@ def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | Non
                  f"backward in eval mode {'yes' if rules.backward_in_eval else 'no'}, input values {bound}, "
                  f"kinks {'yes' if rules.kinks else 'no'}, parameter gradient shapes {rules.shapes}; checks beyond them "
                  f"{'scored' if rules.beyond == 'score' else 'shown for 0 points'}")
+    if not rules.backward:
+        lines.append("  not graded: every check but forward matches torch (rules.backward = false: the course's layers "
+                     "are forward only)")
+    lines += [f"  not graded: {layer}'s grad of {', '.join(names)} (rules.omitted_gradients: the course's code does not "
+              "compute it)" for layer, names in rules.omitted_gradients.items()]
     if impl.module is not None:
         ns = adapter_for(profile).namespace(impl.module)
         lines += [f"  course-supplied code added: {name}: {why}" for name, why in ns.__stand_ins__.items()]

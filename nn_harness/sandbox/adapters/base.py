@@ -77,8 +77,8 @@ class Adapter:
                 + sum(any(callable(getattr(c, n, None)) for c in classes) for n in detect.get("methods", ())))
 
     def stand_in(self, module: ModuleType, course_name: str) -> Any | None:
-        """The course's own code for `course_name`, a course-supplied name (profile.supplied) the submission lacks:
-        a template year that had none (its driver code did the work), or None when the driver knows no such code."""
+        """The course's own code for `course_name`, a course-supplied or [optional] name the submission lacks: a
+        template year that had none (its driver code did the work), or None when the driver knows no such code."""
         return None
 
     def namespace(self, module: ModuleType) -> Any:
@@ -89,11 +89,14 @@ class Adapter:
                 continue  # validated when the adapter is built
             absent = [need for need in course if not hasattr(module, need)]
             source: Any = module
-            if absent and name in self.profile.supplied:
+            # Course-supplied code, or an [optional] layer not in the submission's template (not graded itself), that
+            # the driver knows: the course's own stands in, so the checks of models built with it still run.
+            if absent and (name in self.profile.supplied or name in self.profile.optional):
                 found = {need: self.stand_in(module, need) for need in absent}
                 if all(code is not None for code in found.values()):
                     source, absent = _Supplemented(module, found), []
-                    stand_ins[name] = f"the submission has no {', '.join(found)} (course-supplied): the template's own"
+                    why = "course-supplied" if name in self.profile.supplied else "not in its template"
+                    stand_ins[name] = f"the submission has no {', '.join(found)} ({why}): the template's own"
             if absent:
                 missing[name] = f"{self.name} builds it from {', '.join(course)}; missing {', '.join(absent)}"
             else:

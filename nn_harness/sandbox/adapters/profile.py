@@ -33,6 +33,8 @@ RULE_CHECKS = {
     "kinks": ("subgradient at kink", "maxpool ties conserve gradient"),
 }
 BEYOND = "beyond the course"  # a check that runs for 0 points: the course's own tests do not ask for it
+# The checks a course whose layers have no backward (rules.backward = false) can be graded on: forward alone.
+FORWARD_CHECKS = ("forward matches torch",)
 # Checks that call backward (their cases are narrowed to training mode when backward_in_eval is false).
 BACKWARD_CHECKS = ("backward matches torch", "backward matches finite differences", "gradients accumulate",
                    "zero grad zeroes buffers", "inputs not modified", "float32 preserved", "no stale cache",
@@ -54,8 +56,8 @@ CONTRACT_DEFAULTS: dict[str, dict[str, Any]] = {
     "LeakyReLU": {"negative_slope": 0.01}, "Dropout": {"p": 0.5},
     "BatchNorm1d": {"eps": 1e-5, "momentum": 0.1}, "ELU": {"alpha": 1.0}, "Softplus": {"beta": 1.0, "threshold": 20.0},
 }
-RULE_KEYS = {"gradients", "float32", "backward_in_eval", "value_bound", "kinks", "beyond", "ranges", "ranks", "spreads",
-             "zero_inputs", "shapes"}
+RULE_KEYS = {"gradients", "float32", "backward", "backward_in_eval", "value_bound", "kinks", "beyond", "ranges", "ranks",
+             "spreads", "zero_inputs", "omitted_gradients", "shapes"}
 SANDBOX_KEYS = {"numpy_aliases", "allow"}  # [sandbox]: what the submission's imports find (imports.Settings)
 
 
@@ -76,6 +78,9 @@ class Rules:
 
     gradients: str = "accumulate"  # "accumulate" (+=, the contract) or "overwrite" (the latest backward's)
     float32: bool = True  # float32 in gives float32 out
+    # The course's layers have a backward; false: forward only (Chollet's NaiveDense), so only FORWARD_CHECKS are
+    # graded and every other check (backward, the contract's, training) is not graded
+    backward: bool = True
     backward_in_eval: bool = True  # backward is differentiated in eval mode too (BatchNorm)
     # The largest |value| of the inputs the course's own tests use: layer inputs and scores drawn larger are scaled
     # into it, and the checks of stability far beyond it are beyond the course. None: the contract's (up to 1e4).
@@ -90,6 +95,9 @@ class Rules:
     # layer -> further inputs (by the registry's input names) the course's code holds at zero and does not
     # differentiate (cs231n's lstm_forward takes no c0): drawn as zeros, their gradients not compared
     zero_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # layer -> inputs (the first, "input", too) whose gradient the course's code does not compute by design (the
+    # "CNNs from scratch" tutorial's first layer returns None): what backward returns for them is not compared
+    omitted_gradients: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # "exact", or "allclose": the course compares parameter gradients with np.allclose, which broadcasts, so one of
     # the parameter's size in fewer dimensions (a (1,) bias's returned as ()) is read in the parameter's shape
     shapes: str = "exact"
@@ -247,6 +255,10 @@ class Profile:
         if layer in self.supplied:
             return f"not graded in {self.name}: course-supplied code ({self.supplied[layer]})"
         base = check.split(" (")[0]
+        if not self.rules.backward and base not in FORWARD_CHECKS:
+            cited = f"; evidence: {self.evidence['backward']}" if "backward" in self.evidence else ""
+            return (f"not graded in {self.name}: the course's layers are forward only (rules.backward = false), and "
+                    f"this check needs a backward or training{cited}")
         if f"{layer}: {base}" in self.unexpressible_checks:
             return f"not expressible in {self.name} style: {self.unexpressible_checks[f'{layer}: {base}']}"
         return None
@@ -314,7 +326,7 @@ def _rules(data: Any, source: str) -> Rules:
     gradients = table.get("gradients", "accumulate")
     if gradients not in ("accumulate", "overwrite"):
         raise _fail(source, "rules.gradients", f"must be \"accumulate\" or \"overwrite\", got {gradients!r}")
-    for key in ("float32", "backward_in_eval", "kinks"):
+    for key in ("float32", "backward", "backward_in_eval", "kinks"):
         if not isinstance(table.get(key, True), bool):
             raise _fail(source, f"rules.{key}", f"must be true or false, got {table[key]!r}")
     bound = table.get("value_bound")
@@ -349,9 +361,15 @@ def _rules(data: Any, source: str) -> Rules:
             raise _fail(source, f"rules.zero_inputs.{layer}",
                         f"must be a list of the layer's further input names (not \"input\"), got {names!r}")
         zero_inputs[layer] = tuple(names)
-    return Rules(gradients, table.get("float32", True), table.get("backward_in_eval", True),
+    omitted = {}
+    for layer, names in _table(table.get("omitted_gradients", {}), source, "rules.omitted_gradients").items():
+        if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+            raise _fail(source, f"rules.omitted_gradients.{layer}",
+                        f"must be a list of the layer's input names (e.g. [\"input\"]), got {names!r}")
+        omitted[layer] = tuple(names)
+    return Rules(gradients, table.get("float32", True), table.get("backward", True), table.get("backward_in_eval", True),
                  None if bound is None else float(bound), table.get("kinks", True), table.get("beyond", "show"),
-                 ranges, ranks, spreads, zero_inputs, table.get("shapes", "exact"))
+                 ranges, ranks, spreads, zero_inputs, omitted, table.get("shapes", "exact"))
 
 
 def _evidence(data: Any, rules: Any, source: str) -> dict[str, str]:

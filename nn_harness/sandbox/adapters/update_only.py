@@ -56,10 +56,12 @@ class Conv(PerImage):
     """Conv2d(1, F, 3, bias=False) as Conv3x3(F): image n is input[n, 0] (H, W); the (h, w, F) output is
     transposed to (F, h, w). The wrapper owns the live weight (F, 1, 3, 3); the layer's `filters` are set to
     weight[:, 0] (in the input's dtype) before each call, and backprop's update is undone after recovering
-    grad = (before - after) / LEARN_RATE, which is ADDED into the buffer."""
+    grad = (before - after) / LEARN_RATE, which is ADDED into the buffer. `omits_input`: the profile does not grade
+    the input gradient (rules.omitted_gradients: the tutorial's first layer returns None), so a backprop returning
+    None gives None for it; otherwise that is "not implemented"."""
 
     def __init__(self, course: Any, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, bias: bool = True) -> None:
+                 padding: Any = 0, bias: bool = True, *, omits_input: bool = False) -> None:
         wrong = [f"{name}={value!r}" for name, value, ok in (
             ("in_channels", in_channels, in_channels == 1), ("kernel_size", kernel_size, pair(kernel_size) == (3, 3)),
             ("stride", stride, pair(stride) == (1, 1)), ("padding", padding, pair(padding) == (0, 0)),
@@ -68,6 +70,7 @@ class Conv(PerImage):
             raise NotExpressible(STYLE, f"Conv2d({', '.join(wrong)}) (Conv3x3 is Conv2d(1, F, 3, bias=False): one "
                                         "2-D image, 3x3 filters, stride 1, no padding, no bias)")
         super().__init__(course(out_channels))
+        self.omits_input = omits_input
         self.weight = uniform((out_channels, 1, 3, 3), 9)
         self.grad = np.zeros_like(self.weight)
 
@@ -89,9 +92,10 @@ class Conv(PerImage):
             result = backprop(self.inner, np.transpose(g, (1, 2, 0)), LEARN_RATE)
             after = np.asarray(self.inner.filters, dtype=np.float64)  # updated in place or rebound
             self.grad[:, 0] += (before.astype(np.float64) - after) / LEARN_RATE
-            grads.append(_none_is_not_implemented(result, self.inner)[np.newaxis])
+            grads.append(result if result is None and self.omits_input else
+                         _none_is_not_implemented(result, self.inner)[np.newaxis])
         self._bind(input.dtype)  # the update is undone: the forward state is unchanged
-        return _stack(grads)
+        return None if any(g is None for g in grads) else _stack(grads)
 
     def _parameters(self) -> list[np.ndarray]:
         return [self.weight]
@@ -151,9 +155,10 @@ class IdentityDense:
 
 
 class Softmax(Layer):
-    """Softmax() (over axis 1 of (N, C)) as the tutorial's Softmax(C, C) with identity weights. Its backprop
-    handles the one non-zero entry of d_L_d_out that cross-entropy gives (and returns after it); it is linear in
-    that entry, so a general upstream gradient g is split into its C one-entry parts and the results summed."""
+    """Softmax() (over axis 1 of (N, C)) as the tutorial's Softmax(C, C) with identity weights, its backprop given
+    each sample's upstream gradient as it is. The tutorial's own backprop handles only the one non-zero entry that
+    cross-entropy gives (it returns inside its loop, after the first): a general upstream gradient shows that, as
+    it must (the wrapper does not split it into one-entry parts, which would hide it)."""
 
     def __init__(self, course: Any) -> None:
         self.dense = IdentityDense(course)
@@ -162,15 +167,7 @@ class Softmax(Layer):
         return _stack([self.dense.forward(row) for row in input])
 
     def _backward(self, input: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-        grads = []
-        for row, g in zip(input, grad_output):
-            total = np.zeros_like(row)
-            for i in np.flatnonzero(g):
-                part = np.zeros_like(g)
-                part[i] = g[i]
-                total = total + self.dense.backprop(row, part)
-            grads.append(total)
-        return _stack(grads)
+        return _stack([self.dense.backprop(row, g) for row, g in zip(input, grad_output)])
 
 
 class CrossEntropy(Criterion):
@@ -206,7 +203,8 @@ class CrossEntropy(Criterion):
 
 class UpdateOnly(Adapter):
     binders = {
-        "Conv2d": lambda m, names, profile: lambda *a, **k: Conv(getattr(m, names[0]), *a, **k),
+        "Conv2d": lambda m, names, profile: lambda *a, **k: Conv(
+            getattr(m, names[0]), *a, **k, omits_input="input" in profile.rules.omitted_gradients.get("Conv2d", ())),
         "MaxPool2d": lambda m, names, profile: lambda *a, **k: MaxPool(getattr(m, names[0]), *a, **k),
         "Softmax": lambda m, names, profile: lambda: Softmax(getattr(m, names[0])),
         "CrossEntropyLoss": lambda m, names, profile: lambda: CrossEntropy(getattr(m, names[0])),
