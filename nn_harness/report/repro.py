@@ -7,6 +7,7 @@ is loaded as the grader ran it (nn_harness/report/repro_notebook.py).
 import inspect
 import json
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -15,7 +16,12 @@ import numpy as np
 import reference
 from nn_harness.cases.layer_case import LayerCase, twin_of
 from nn_harness.report import repro_notebook
-from nn_harness.sandbox import imports, notebook
+from nn_harness.sandbox import adapters, imports, notebook
+
+PACKAGE = Path(__file__).resolve().parents[1]  # nn_harness
+# Beside the scripts, when a script needs it (a notebook's cells, a course style's adapter): the harness's sandbox
+# side (standard library and NumPy only), copied as the sandbox gets it, and a course profile of the grader's own.
+SUPPORT = "nn_harness_sandbox"
 
 # How the script imports a .py file, a package folder or a module (a notebook: repro_notebook.LOADER).
 MODULE_LOADER = '''def load(target):
@@ -30,6 +36,12 @@ MODULE_LOADER = '''def load(target):
         spec.loader.exec_module(module)
         return module
     return importlib.import_module(target)
+'''
+
+# A course style's layers, seen through the adapter the grader drove them with: the native contract used below.
+ADAPT = '''from nn_harness.sandbox import adapters  # the copy beside this script
+
+nn = adapters.adapter_for(adapters.profile_for(str(HERE / STYLE) if STYLE.endswith(".toml") else STYLE)).namespace(nn)
 '''
 
 SCRIPT = '''"""Reproduces "{title}" for {case}.
@@ -50,9 +62,10 @@ import numpy as np
 
 IMPL = {impl!r}
 NUMPY_ALIASES = {aliases!r}  # restored as the builtins before IMPL loads, as the grader did (code for NumPy < 1.24)
+STYLE = {style!r}  # --api: the course style the layers were graded in, driven here through the grader's adapter
 RANDOM = {random!r}  # True when the layer draws at random in this mode (Dropout's mask): torch's values are another draw
 HERE = Path(__file__).resolve().parent
-data = np.load(HERE / "{npz}", allow_pickle=False)
+{support}data = np.load(HERE / "{npz}", allow_pickle=False)
 args = json.loads(str(data["args"]))
 
 
@@ -83,7 +96,7 @@ for name in NUMPY_ALIASES:
     if name not in vars(np):
         setattr(np, name, getattr(builtins, name))
 nn = load(IMPL)
-layer = build(nn, args)
+{adapt}layer = build(nn, args)
 for array, name in zip(layer.parameters(), {names!r}):
     array[...] = data["param_" + name]
 for name in {buffers!r}:
@@ -123,10 +136,27 @@ def shown(script: Path) -> Path:
         return Path(script.name)
 
 
-def save(case: LayerCase, title: str, impl_target: str, directory: str | Path, *,
+def _support(folder: Path, style: str) -> str:
+    """Copy the harness's sandbox side into `folder` / SUPPORT; the style as the script names it (a profile of the
+    grader's own: its copy there, with the profiles it may extend)."""
+    root = folder / SUPPORT
+    (root / "nn_harness").mkdir(parents=True, exist_ok=True)
+    shutil.copy(PACKAGE / "__init__.py", root / "nn_harness" / "__init__.py")
+    shutil.copytree(PACKAGE / "sandbox", root / "nn_harness" / "sandbox", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    if not style.endswith(".toml"):
+        return style
+    (root / "profiles").mkdir(exist_ok=True)
+    for toml in Path(style).resolve().parent.glob("*.toml"):
+        shutil.copy(toml, root / "profiles" / toml.name)
+    return f"{SUPPORT}/profiles/{Path(style).name}"
+
+
+def save(case: LayerCase, title: str, impl_target: str, directory: str | Path, *, style: str = "native",
          converted: notebook.Converted | None = None, numpy_aliases: bool = False) -> Path:
-    """Write `<layer>-<check>.npz` and `.py` into `directory`; return the script's path. `converted`: the notebook
-    as the grader ran it (the script then runs the same statements); `numpy_aliases`: the grader restored them."""
+    """Write `<layer>-<check>.npz` and `.py` into `directory`; return the script's path. `style`: the course style
+    (--api) the run graded in (the script drives the layers through its adapter); `converted`: the notebook as the
+    grader ran it (the script runs the same statements); `numpy_aliases`: the grader restored them."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.spec.name}-{title.replace(' ', '-')}"
@@ -144,11 +174,16 @@ def save(case: LayerCase, title: str, impl_target: str, directory: str | Path, *
     arrays |= {f"buffer_{n}": v for n, v in buffers.items()}
     arrays |= {f"expected_buffer_{n}": truth.buffers[n] for n in buffers}
     np.savez(folder / f"{stem}.npz", **arrays)
+    native = adapters.profile_for(style).driver == "native"
+    shown_style = style if native and not converted else _support(folder, style)
+    support = "" if native and not converted else \
+        f"sys.path.insert(0, str(HERE / {SUPPORT!r}))  # the grader's sandbox side (cells, adapters), copied\n"
     script = folder / f"{stem}.py"
     impl = str(Path(impl_target).resolve()) if Path(impl_target).exists() else impl_target
     script.write_text(SCRIPT.format(title=title, case=repr(case), script=script.name, impl=impl, npz=f"{stem}.npz",
-                                    load=repro_notebook.loader(converted, folder) if converted else MODULE_LOADER,
-                                    aliases=sorted(imports.ALIASES) if numpy_aliases else [],
+                                    load=repro_notebook.loader(converted) if converted else MODULE_LOADER,
+                                    aliases=sorted(imports.ALIASES) if numpy_aliases else [], style=shown_style,
+                                    support=support, adapt="" if native else ADAPT,
                                     build=_build_source(case), names=names, buffers=list(buffers), mode=case.mode,
                                     inputs=list(case.spec.input_names), outputs=list(outputs),
                                     random=case.random))

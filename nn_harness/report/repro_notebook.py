@@ -3,8 +3,8 @@ homework.ipynb`, or an exported `.py` with `--notebook-cells`): it runs the stat
 order, with the grader's own cell runner, and nothing else of the notebook.
 
 What the grader ran is the trusted side's conversion (nn_harness/sandbox/notebook.py, `Sandbox.converted`), written
-into the script as data. The runner is nn_harness/sandbox/cells.py (standard library only), copied beside the
-scripts as `nn_harness_cells.py`. The script looks for the notebook at its original path, then next to itself:
+into the script as data. The runner is nn_harness/sandbox/cells.py, from the copy of the harness's sandbox side
+beside the scripts (repro.SUPPORT). The script looks for the notebook at its original path, then next to itself:
   - unchanged since grading (same SHA-256): its cells run as graded;
   - a graded cell edited so that the grader would take the same statements of it (its top-level classes and
     functions keep their names and order, its other top-level statements are unchanged; the bodies may differ):
@@ -17,11 +17,8 @@ imported for real, or that statement is skipped and named).
 
 import hashlib
 import inspect
-from pathlib import Path
 
-from nn_harness.sandbox import cells, notebook
-
-RUNNER = "nn_harness_cells.py"  # beside the scripts
+from nn_harness.sandbox import notebook
 
 LOADER = '''
 # ---- the notebook, as the grader ran it -----------------------------------------------------------------------
@@ -99,25 +96,20 @@ def load(target):
         chunks = chunks_now(path)
     else:
         chunks = GRADED
-    spec = importlib.util.spec_from_file_location("nn_harness_cells", HERE / {runner!r})
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
+    from nn_harness.sandbox.cells import run  # the grader's own runner (the copy beside this script)
+
     module = types.ModuleType(path.stem)
-    skipped, _ = runner.run(vars(module), str(path), MODE, chunks, UNPARSED, TEXTS)
+    skipped, _ = run(vars(module), str(path), MODE, chunks, UNPARSED, TEXTS)
     for cell, line, error in skipped:
         print(f"(cell {{cell}}, line {{line}} skipped, as a failing statement is in grading: {{error}})")
     return module
 '''
 
 
-def loader(converted: notebook.Converted, folder: Path) -> str:
-    """The script's `load` for `converted` (its GRADED data and the code that runs it); writes the cell runner
-    into `folder`, beside the script."""
-    (folder / RUNNER).write_text(f"# nn_harness/sandbox/cells.py, copied by nn-harness --repro-dir: the scripts here run a "
-                                 f"notebook's cells with it, as the grader does.\n{inspect.getsource(cells)}")
+def loader(converted: notebook.Converted) -> str:
+    """The script's `load` for `converted`: its GRADED data and the code that runs it."""
     taken = {chunk.cell.label for chunk in converted.chunks}
     return LOADER.format(mode=converted.mode, sha=hashlib.sha256(converted.source.read_bytes()).hexdigest(),
                          graded=[chunk.data() for chunk in converted.chunks], unparsed=converted.unparsed,
                          texts={label: text for label, text in converted.texts.items() if label in taken},
-                         magic=notebook._MAGIC.pattern, without_magics=inspect.getsource(notebook._without_magics),
-                         runner=RUNNER)
+                         magic=notebook._MAGIC.pattern, without_magics=inspect.getsource(notebook._without_magics))

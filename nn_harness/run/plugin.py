@@ -198,7 +198,8 @@ class Verifier:
             return ""
         sandbox = self.impl.sandbox  # its notebook conversion and import settings are the trusted side's
         script = repro.save(case(), _title(check), option(self.request.config, "impl"), folder,
-                            converted=sandbox.converted, numpy_aliases=sandbox.settings.numpy_aliases)
+                            style=style(self.request.config), converted=sandbox.converted,
+                            numpy_aliases=sandbox.settings.numpy_aliases)
         return f"\n  or without the suite: python {repro.shown(script)}"
 
 

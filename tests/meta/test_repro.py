@@ -16,6 +16,7 @@ from nn_harness.cases.layer_case import LayerCase
 from nn_harness.cases.registry import SPECS
 from nn_harness.report import repro
 from nn_harness.sandbox import notebook
+from tests.meta.practical_dl_class import BUGGY, EXAMPLE
 from tests.meta.test_notebook import LINEAR, MODULE, write_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,15 +113,39 @@ def test_without_the_graders_numpy_aliases_the_notebooks_script_fails_as_the_gra
     assert result.returncode != 0 and "has no attribute 'float'" in result.stderr
 
 
+def practical_dl_notebook(path: Path) -> Path:
+    """The practical_dl homework as a notebook, one class per cell, with the class bank's averaged bias gradient
+    (tests/meta/practical_dl_class) and a training cell the grader never runs."""
+    source = (EXAMPLE / "modules.py").read_text()
+    for _, old, new in next(m for m in BUGGY if m.name == "linear_bias_grad_mean").edits:
+        source = source.replace(old, new)
+    classes = source.split("\nclass ")
+    cells = [classes[0], *("class " + text for text in classes[1:]), "net = Sequential()\nprint('TRAINING RAN')\n"]
+    return write_notebook(path, [new_markdown_cell("# homework01"), *map(new_code_cell, cells)])
+
+
+def test_a_course_styles_notebook_is_driven_through_its_adapter(tmp_path):
+    path = practical_dl_notebook(tmp_path / "homework.ipynb")
+    script = repro.save(CASE, "backward matches torch", str(path), tmp_path / "cases", style="practical_dl",
+                        converted=notebook.convert(path, "definitions"), numpy_aliases=True)
+    upstream = np.load(script.with_suffix(".npz"))["grad_output"]
+    expected, got = upstream.sum(axis=0), upstream.mean(axis=0)  # the bug: averaged over the batch
+    worst = int(np.argmax(np.abs(expected - got)))
+    assert run(script, tmp_path).splitlines() == [
+        "output: ok", "grad of input: ok", "grad of weight: ok",
+        f"grad of bias: 2 / 2 mismatched; worst at ({worst},): expected {expected[worst]:.6g}, got {got[worst]:.6g}"]
+
+
 @pytest.mark.slow
 def test_a_graded_notebooks_saved_script_shows_the_failure(tmp_path):
-    path = buggy_notebook(tmp_path / "homework.ipynb")
-    command = [sys.executable, "-m", "nn_harness", "--impl", str(path), "--api", "auto", "--numpy-aliases",
+    path = practical_dl_notebook(tmp_path / "homework.ipynb")
+    command = [sys.executable, "-m", "nn_harness", "--impl", str(path), "--api", "auto",
                "--repro-dir", str(tmp_path / "cases"), "-n", "0", "-m", "Linear", "-p", "no:cacheprovider"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NN_")}
     graded = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
-    assert graded.returncode == 1 and "or without the suite: python cases/Linear-backward-matches-torch.py" in \
-        graded.stdout, graded.stdout[-3000:] + graded.stderr[-3000:]
+    assert graded.returncode == 1 and "api: practical_dl (auto" in graded.stdout and \
+        "or without the suite: python cases/Linear-backward-matches-torch.py" in graded.stdout, \
+        graded.stdout[-3000:] + graded.stderr[-3000:]
     out = run(tmp_path / "cases" / "Linear-backward-matches-torch.py", ROOT)
     assert "grad of weight: ok" in out and "grad of bias: " in out and " mismatched; worst at (0,)" in out
     assert "TRAINING RAN" not in out and "skipped" not in out
