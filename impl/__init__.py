@@ -7,7 +7,7 @@ from .conv import Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear, TemporalLinear
-from .losses import CrossEntropyLoss, MSELoss, NLLLoss, TemporalCrossEntropyLoss
+from .losses import CrossEntropyLoss, MSELoss, NLLLoss, ProbabilityNLLLoss, TemporalCrossEntropyLoss
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .optim import SGD, Adam
@@ -45,6 +45,7 @@ __all__ = [
     "LSTM",
     "MSELoss",
     "NLLLoss",
+    "ProbabilityNLLLoss",
     "CrossEntropyLoss",
     "TemporalCrossEntropyLoss",
     "SGD",

@@ -48,6 +48,19 @@ class NLLLoss(Criterion):
         return grad
 
 
+class ProbabilityNLLLoss(Criterion):
+    """NLLLoss of (N, C) probabilities (a Softmax's output): the mean over the batch of -log input[i, target[i]]."""
+
+    def forward(self, input: np.ndarray, target: np.ndarray) -> float:
+        return _nll(np.log(input), target)
+
+    def backward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
+        rows = np.arange(len(target))
+        grad = np.zeros_like(input)
+        grad[rows, target] = -1 / (len(target) * input[rows, target])
+        return grad
+
+
 class CrossEntropyLoss(Criterion):
     """LogSoftmax followed by NLLLoss, on raw (N, C) logits."""
 

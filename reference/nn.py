@@ -66,6 +66,14 @@ class LSTM(_nn.LSTM):
         return super().forward(input, (h0.unsqueeze(0), c0.unsqueeze(0)))[0]
 
 
+class ProbabilityNLLLoss(_nn.NLLLoss):
+    """NLLLoss of probabilities (N, C) rather than log-probabilities: the log is taken here, so autograd gives the
+    gradient -1 / (N p) at each target."""
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return super().forward(torch.log(input), target)
+
+
 class TemporalCrossEntropyLoss(_nn.CrossEntropyLoss):
     """Scores (N, T, C) and class targets (N, T); a target of -100 (torch's ignore_index) masks its step out; the mean
     over the steps not masked. Torch wants the classes on axis 1."""

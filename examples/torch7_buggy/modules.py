@@ -470,6 +470,23 @@ class MSECriterion(Criterion):
         return self.gradInput
 
 
+class ClassNLLCriterionUnstable(Criterion):
+    """input: probabilities (N, C), a SoftMax's output; target: one-hot (N, C). The log of a probability: clipped
+    into [EPS, 1 - EPS] so that it stays finite."""
+
+    EPS = 1e-15
+
+    def updateOutput(self, input, target):
+        clipped = np.clip(input, self.EPS, 1 - self.EPS)
+        self.output = -np.sum(target * np.log(clipped)) / input.shape[0]
+        return self.output
+
+    def updateGradInput(self, input, target):
+        clipped = np.clip(input, self.EPS, 1 - self.EPS)
+        self.gradInput = -target / clipped / input.shape[0]
+        return self.gradInput
+
+
 class ClassNLLCriterion(Criterion):
     """input: log-probabilities (N, C); target: one-hot (N, C)."""
 

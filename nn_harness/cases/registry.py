@@ -297,6 +297,8 @@ LAYERS: list[LayerSpec] = [
 CRITERIA: list[CriterionSpec] = [
     CriterionSpec("MSELoss", s.regression_inputs()),
     CriterionSpec("NLLLoss", s.classification_inputs(log_probabilities=True)),
+    # NLLLoss of probabilities (the log taken inside): practical_dl's ClassNLLCriterionUnstable, a name of our own.
+    CriterionSpec("ProbabilityNLLLoss", s.probability_inputs()),
     CriterionSpec("CrossEntropyLoss", s.classification_inputs(scales=(1.0, 10.0, 100.0))),
     CriterionSpec("TemporalCrossEntropyLoss", s.sequence_classification_inputs(scales=(1.0, 10.0, 100.0))),
 ]

@@ -236,8 +236,31 @@ def classification_inputs(draw: st.DrawFn, *, scales: Sequence[float] = (1.0,), 
     if log_probabilities:
         shifted = scores - scores.max(axis=1, keepdims=True)
         scores = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    targets = np.asarray(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n), label="targets"), dtype=np.int64)
-    return scores, targets
+    return scores, _class_targets(draw, n, c)
+
+
+def _class_targets(draw: st.DrawFn, n: int, classes: int) -> np.ndarray:
+    """int64 class targets (n,) in [0, classes)."""
+    labels = draw(st.lists(st.integers(0, classes - 1), min_size=n, max_size=n), label="targets")
+    return np.asarray(labels, dtype=np.int64)
+
+
+# Scores within +-PROBABILITY_SPREAD / 2 before the softmax: every probability of 2 to 7 classes lies in
+# [e^-4 / (6 + e^-4), 1 / (1 + e^-4)], about [3.0e-3, 0.982].
+PROBABILITY_SPREAD = 4.0
+
+
+@st.composite
+def probability_inputs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (N, C) with at least two classes, each row the softmax of scores at most PROBABILITY_SPREAD
+    apart, and integer targets (N,). Far from 0, where -log p and its derivative -1/p blow up (an NLL of probabilities
+    is the numerically unstable form: practical_dl's ClassNLLCriterionUnstable), and from 1, where that course's
+    template clips to 1 - 1e-15 and a finite difference would straddle the clip (one class is probability 1)."""
+    n, c = draw(batch_sizes(), label="batch"), draw(st.integers(2, 7), label="classes")
+    half = PROBABILITY_SPREAD / 2
+    scores = np.clip(draw(arrays((n, c)), label="scores"), -half, half)
+    e = np.exp(scores)
+    return e / e.sum(axis=1, keepdims=True), _class_targets(draw, n, c)
 
 
 @st.composite

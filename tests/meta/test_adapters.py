@@ -504,8 +504,8 @@ def test_cs231n_example_pooling_ties(cs):
 # Per example: the layers that must pass every check, and the rest, which may fail only as unexpressed.
 EXAMPLES = {
     "torch7": (TORCH7, ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "Softmax", "LogSoftmax",
-                        "BatchNorm1d", "Sequential", "MSELoss", "NLLLoss", "CrossEntropyLoss", "Conv2d", "MaxPool2d",
-                        "ELU", "Softplus"]),
+                        "BatchNorm1d", "Sequential", "MSELoss", "NLLLoss", "ProbabilityNLLLoss", "CrossEntropyLoss",
+                        "Conv2d", "MaxPool2d", "ELU", "Softplus"]),
     "cs231n": (CS231N, ["Linear", "ReLU", "Dropout", "CrossEntropyLoss", "Conv2d", "MaxPool2d", "BatchNorm1d",
                         "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding", "RNNCell", "LSTMCell", "RNN", "LSTM",
                         "TemporalLinear", "TemporalCrossEntropyLoss"]),

@@ -24,7 +24,7 @@ BUGS = {
 }
 NOT_IMPLEMENTED = {"Conv2d", "MaxPool2d", "LeakyReLU", "ELU", "Softplus", "BatchNorm1d", "Adam", "CNN end to end",
                    "GELU", "AvgPool2d", "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding", "RNNCell", "LSTMCell", "RNN",
-                   "LSTM", "TemporalLinear", "TemporalCrossEntropyLoss"}
+                   "LSTM", "TemporalLinear", "TemporalCrossEntropyLoss", "ProbabilityNLLLoss"}
 
 
 @pytest.fixture(scope="module")

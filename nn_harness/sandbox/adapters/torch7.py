@@ -226,6 +226,7 @@ class Torch7(Adapter):
         "BatchNorm1d": lambda m, names, profile: lambda *a, **k: BatchNorm(m, profile, names, *a, **k),
         "MSELoss": _criterion(per_element=True),
         "NLLLoss": _criterion(one_hot=True),
+        "ProbabilityNLLLoss": _criterion(one_hot=True),
         "CrossEntropyLoss": _cross_entropy,
     }
 

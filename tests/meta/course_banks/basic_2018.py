@@ -1,6 +1,7 @@
 """2018, the basic template (T1/T2 of the research notes: Practical_DL homework01/homework_modules.ipynb @6330ec50 and
 _under_construction @70ac4297): Linear, SoftMax, LogSoftMax, BatchNormalization + the supplied ChannelwiseScaling,
-Dropout, LeakyReLU, ELU, SoftPlus, ClassNLLCriterion; no Conv2d, MaxPool2d, Flatten nor optimizers.
+Dropout, LeakyReLU, ELU, SoftPlus, ClassNLLCriterionUnstable, ClassNLLCriterion; no Conv2d, MaxPool2d, Flatten nor
+optimizers.
 
 Built on examples/torch7_correct (the older templates' API): its Sigmoid, Tanh, Flatten, Conv2d and MaxPool2d removed
 (not in these templates), and ChannelwiseScaling's accGradParameters as the template supplies it (assigning).
