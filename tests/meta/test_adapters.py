@@ -235,6 +235,19 @@ def test_torch7_nll_targets_are_one_hot(t7):
         np.testing.assert_array_equal(target, expected)
 
 
+def test_torch7_class_nll_unstable_is_the_nll_of_probabilities(t7):
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((4, 3))
+    p, target = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True), np.array([2, 0, 1, 2])
+    pt = torch.tensor(p, requires_grad=True)
+    loss = torch.nn.functional.nll_loss(torch.log(pt), torch.tensor(target))
+    loss.backward()
+    criterion = t7.ProbabilityNLLLoss()  # ClassNLLCriterionUnstable, fed one-hot targets
+    assert type(criterion.inner).__name__ == "ClassNLLCriterionUnstable"
+    assert criterion.forward(p, target) == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(criterion.backward(p, target), pt.grad.numpy(), rtol=1e-12)
+
+
 def test_torch7_linear_parameters_are_the_modules_live_arrays(t7):
     layer = t7.Linear(3, 2)
     w, b = layer.parameters()

@@ -107,3 +107,12 @@ def test_normalization_cases_cover_their_layouts():
     for case in draws(layer_cases(SPECS["BatchNorm2d"])):
         n, _, h, w = case.x.shape
         assert n * h * w >= 2, case  # torch needs two values per channel in training
+
+
+def test_probability_inputs_are_probability_rows_far_from_0_and_1():
+    pairs = draws(SPECS["ProbabilityNLLLoss"].inputs)
+    for x, target in pairs:
+        assert x.shape[1] >= 2 and np.allclose(x.sum(axis=1), 1), x
+        assert x.min() >= 3e-3 and x.max() <= 0.982, x  # -log p well conditioned, the template's clip never acts
+        assert target.dtype == np.int64 and target.shape == x.shape[:1] and 0 <= target.min() <= target.max() < x.shape[1]
+    assert any(x.shape[0] == 1 for x, _ in pairs) and any(x.shape[1] == 2 for x, _ in pairs), "batch 1, two classes"
