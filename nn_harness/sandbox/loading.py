@@ -1,5 +1,7 @@
-"""Import the implementation under test from a module name, a `.py` file or a package folder."""
+"""Import the implementation under test from a module name, a `.py` file or a folder: a package, or a student's
+folder of scripts (no __init__.py, or one that defines nothing), whose files are gathered into one namespace."""
 
+import ast
 import hashlib
 import importlib
 import importlib.util
@@ -52,8 +54,10 @@ def _unique_name(path: Path) -> str:
 def _import_path(path: Path) -> ModuleType:
     package = path.is_dir()
     init = path / "__init__.py" if package else path
+    if package and not init.is_file():
+        return _import_folder(path, ModuleType(_unique_name(path)))
     if not init.is_file():
-        raise ImportError(f"{path} is not a .py file or a package folder with an __init__.py")
+        raise ImportError(f"{path}: no such .py file")
     name = _unique_name(path)
     spec = importlib.util.spec_from_file_location(
         name, init, submodule_search_locations=[str(path)] if package else None)
@@ -69,7 +73,64 @@ def _import_path(path: Path) -> ModuleType:
         raise
     finally:
         sys.path.remove(folder)
+    if package and not any(_defines(module, value) is not None for value in vars(module).values()):
+        return _import_folder(path, module)  # an empty __init__.py (CS231n's cs231n/): the layers are in its files
     return module
+
+
+# Run as they would never be in a student's folder of layers: packaging scripts, pytest's configuration.
+NOT_LAYERS = frozenset({"setup.py", "conftest.py"})
+
+
+def _import_folder(path: Path, package: ModuleType) -> ModuleType:
+    """`package` (empty, or what the folder's __init__.py made) with the classes and functions each of the folder's
+    .py files defines. Each is imported as the student runs it: from within the folder (`from layer import Layer`),
+    as a module of `package`'s, so that nothing collides with another submission. A file that fails (a training
+    script wanting its data, a package the sandbox lacks) costs only the names it defines, each recorded in
+    `__missing__` with why; none importing is the submission's error."""
+    files = sorted(file for file in path.glob("*.py") if file.name not in NOT_LAYERS and file.name != "__init__.py")
+    package.__path__ = [str(path)]
+    missing: dict[str, str] = {}
+    sys.modules[package.__name__] = package
+    folders = [str(path), str(path.parent)]  # `from layer import ...` as the student runs it; `from deepnet.layer ...`
+    sys.path[:0] = folders
+    errors = []
+    try:
+        for file in files:
+            try:
+                module = importlib.import_module(f"{package.__name__}.{file.stem}")
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - one file's failure costs only its names
+                why = f"{file.name} failed to import ({type(error).__name__}: {str(error).strip()[:200]})"
+                errors.append(why)
+                missing.update(dict.fromkeys(_top_level_names(file), why))
+                continue
+            for key, value in vars(module).items():
+                if _defines(module, value) and key not in vars(package):
+                    setattr(package, key, value)
+    finally:
+        for folder in folders:
+            sys.path.remove(folder)
+    if files and len(errors) == len(files):
+        sys.modules.pop(package.__name__, None)
+        raise ImportError(f"no file of {path} imports: " + "; ".join(errors))
+    package.__missing__ = {key: why for key, why in missing.items() if key not in vars(package)}
+    return package
+
+
+def _defines(module: ModuleType, value: Any) -> bool | None:
+    """Whether `value` is a class or function `module` defines itself (not one it imported); None for anything else."""
+    if not (isinstance(value, type) or callable(value) and hasattr(value, "__code__")):
+        return None
+    return getattr(value, "__module__", None) == module.__name__
+
+
+def _top_level_names(file: Path) -> list[str]:
+    """The classes and functions a file defines at its top level (the names a failed import costs)."""
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8", errors="replace"))
+    except (SyntaxError, ValueError):
+        return []
+    return [node.name for node in tree.body if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
 def load_implementation(target: str) -> Implementation:

@@ -61,3 +61,40 @@ def test_missing_path_is_reported(tmp_path):
     impl = load_implementation(str(tmp_path / "nowhere.py"))
     with pytest.raises(CheckFailure, match="nowhere.py"):
         impl.require(("Linear",))
+
+
+def test_a_folder_of_scripts_without_init_is_one_namespace(tmp_path):
+    """A student's folder as they run it: files importing each other by name, a training script needing its data."""
+    folder = tmp_path / "carol"
+    write(folder / "layer.py", "class Layer:\n    pass\n")
+    write(folder / "dense.py", "import numpy as np\nfrom layer import Layer\n\n\nclass Dense(Layer):\n    pass\n")
+    write(folder / "train.py", "import numpy as np\n\ndata = np.load('mnist.npz')\n\n\ndef fit(model):\n    pass\n")
+    impl = load_implementation(str(folder))
+    assert impl.error is None, impl.error
+    namespace = impl.require(("Dense", "Layer"))
+    assert [base.__name__ for base in namespace.Dense.__mro__] == ["Dense", "Layer", "object"]
+    assert not hasattr(namespace, "np"), "only what the files define, not what they import"
+    with pytest.raises(CheckFailure, match=r"fit: train.py failed to import \(FileNotFoundError"):
+        impl.require(("fit",))
+
+
+def test_a_package_with_an_empty_init_is_graded_on_its_files(tmp_path):
+    """CS231n's cs231n/: an empty __init__.py, the layers in layers.py, a setup.py that builds when run."""
+    write(tmp_path / "dave" / "__init__.py", "")
+    write(tmp_path / "dave" / "helpers.py", "def double(x):\n    return 2 * x\n")
+    write(tmp_path / "dave" / "layers.py", "from .helpers import double\n\n\ndef relu_forward(x):\n    return double(x)\n")
+    write(tmp_path / "dave" / "setup.py", "raise SystemExit('building the Cython extension')\n")
+    write(tmp_path / "dave" / "absolute.py", "from dave.helpers import double as twice\n\n\ndef quadruple(x):\n"
+                                              "    return twice(twice(x))\n")
+    namespace = load_implementation(str(tmp_path / "dave")).require(("relu_forward", "quadruple"))
+    assert namespace.relu_forward(3) == 6 and namespace.quadruple(1) == 4
+    assert namespace.__missing__ == {}, "setup.py is never run"
+
+
+def test_a_folder_none_of_whose_files_imports_is_the_error(tmp_path):
+    write(tmp_path / "erin" / "a.py", "import no_such_module_anywhere\n\n\nclass Linear:\n    pass\n")
+    write(tmp_path / "erin" / "b.py", "raise RuntimeError('boom at import')\n")
+    impl = load_implementation(str(tmp_path / "erin"))
+    assert impl.module is None
+    with pytest.raises(CheckFailure, match=r"no file of .*erin imports: a.py failed .*; b.py failed .*boom at import"):
+        impl.require(("Linear",))
