@@ -28,6 +28,7 @@ import importlib.machinery
 import inspect
 import linecache
 import os
+import re
 import sys
 import types
 from collections.abc import Collection
@@ -273,6 +274,17 @@ def written_in(module: types.ModuleType) -> str | None:
     top, names = max(frameworks.items(), key=lambda item: len(item[1]))
     return (f"uses {SPELLED[top]} (in {', '.join(sorted(names))}; none of its code uses NumPy): this harness grades "
             "NumPy implementations; port the layers to NumPy")
+
+
+def called_at_import(error: str) -> str | None:
+    """The same one line for a submission whose import itself calls a framework's stand-in (the book's notebook
+    builds its model at the top level: `NaiveDense(...)` runs tf.random.uniform), read from the import's error (the
+    stand-in's own message, `Absent._fail`); None for any other error."""
+    found = re.search(r"ModuleNotFoundError: ((\w+)[\w.]*): this submission's sandbox has no \2 ", error)
+    if found is None or found[2] not in FRAMEWORKS:
+        return None
+    return (f"uses {SPELLED[found[2]]} when imported ({found[1]}): this harness grades NumPy implementations; port the "
+            "layers to NumPy")
 
 
 def _globals_used(value: Any) -> list[Any]:

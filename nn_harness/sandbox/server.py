@@ -187,7 +187,7 @@ def hello(config: dict, server: Server, view: str) -> tuple[Any, dict]:
     """Import and adapt the submission; (the namespace, what the trusted side's header and verdicts need)."""
     impl = load_implementation(config["target"])
     try:
-        refused = imports.written_in(impl.module) if impl.module is not None else None
+        refused = imports.written_in(impl.module) if impl.module is not None else imports.called_at_import(impl.error or "")
     except Exception:  # noqa: BLE001 - the submission's objects misbehave when inspected: it is graded as it is
         refused = None
     if refused:  # its layers are a framework's, not a NumPy port: one line, not a failure per check

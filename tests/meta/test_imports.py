@@ -146,11 +146,16 @@ PORT_IMPORTING_TENSORFLOW = TENSORFLOW_ORIGINAL \
 
 def test_layers_written_in_a_framework_are_refused_in_one_line(sandbox):
     """The TensorFlow original (tf.Variable, tf.matmul, none of it NumPy) is refused at the import, one line naming
-    the framework; the same layers ported to NumPy that still import TensorFlow are graded."""
+    the framework, also when its import builds a model (the stand-in's call is read from the import's error); the
+    same layers ported to NumPy that still import TensorFlow are graded."""
     box = sandbox(TENSORFLOW_ORIGINAL)
     assert not box.hello.ok
     assert box.hello.error == ("uses TensorFlow (in NaiveDense; none of its code uses NumPy): this harness grades NumPy "
                                "implementations; port the layers to NumPy")
+    notebook = sandbox(TENSORFLOW_ORIGINAL + "\n\nmodel = NaiveSequential([NaiveDense(784, 512, tf.nn.relu)])\n",
+                       name="notebook.py")  # the book's notebook builds its model at the top level
+    assert notebook.hello.error == ("uses TensorFlow when imported (tensorflow.random.uniform): this harness grades "
+                                    "NumPy implementations; port the layers to NumPy")
     port = sandbox(PORT_IMPORTING_TENSORFLOW, name="port.py")
     assert port.hello.ok, port.hello.error
     assert port.hello.stand_ins == [["tensorflow", "port.py:3", "a framework"]]
