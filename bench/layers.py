@@ -35,8 +35,8 @@ class Case:
 CASES = [
     Case("Linear(784, 128), batch 64", lambda nn: nn.Linear(784, 128), (64, 784), 1.3),
     Case("Linear(128, 10), batch 64", lambda nn: nn.Linear(128, 10), (64, 128), 1.3),
-    Case("Conv2d(1, 16, 3, p=1) on 64x1x28x28", lambda nn: nn.Conv2d(1, 16, 3, padding=1), (64, 1, 28, 28), 3.0),
-    Case("Conv2d(16, 32, 3, p=1) on 64x16x14x14", lambda nn: nn.Conv2d(16, 32, 3, padding=1), (64, 16, 14, 14), 3.0),
+    Case("Conv2d(1, 8, 3, p=1) on 64x1x28x28", lambda nn: nn.Conv2d(1, 8, 3, padding=1), (64, 1, 28, 28), 3.0),
+    Case("Conv2d(8, 16, 3, p=1) on 64x8x14x14", lambda nn: nn.Conv2d(8, 16, 3, padding=1), (64, 8, 14, 14), 3.0),
     Case("Conv2d(3, 32, 3, p=1) on 64x3x32x32 (CIFAR)", lambda nn: nn.Conv2d(3, 32, 3, padding=1), (64, 3, 32, 32), 3.0),
     Case("Conv2d(32, 64, 3, p=1) on 64x32x16x16 (CIFAR)", lambda nn: nn.Conv2d(32, 64, 3, padding=1), (64, 32, 16, 16),
          3.0),

@@ -116,16 +116,18 @@ def build_mlp(nn: Any) -> Any:
 
 
 def build_cnn(nn: Any) -> Any:
-    """Two 3x3 conv blocks (16 and 32 channels, padding 1, ReLU, 2x2 max-pool), then Linear(32*7*7, 10)."""
+    """Two 3x3 conv blocks (8 and 16 channels, padding 1, ReLU, 2x2 max-pool), then Linear(16*7*7, 10). Small on
+    purpose: a course's Conv2d that loops over samples and channel pairs (practical_dl's scipy.signal.correlate
+    template) must train it within the check's time budget (one conv call per sample and channel pair: 136 here)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
+        nn.Conv2d(1, 8, 3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
+        nn.Conv2d(8, 16, 3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(32 * 7 * 7, 10),
+        nn.Linear(16 * 7 * 7, 10),
     )
 
 
@@ -232,6 +234,9 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
                            for i in range(0, len(x), batch_size)]).astype(np.int64)
 
 
+OVERRUN = 1.5  # the factor over the budget a projection must show to stop a run early
+
+
 def train(
     model: Any,
     criterion: Any,
@@ -249,8 +254,8 @@ def train(
 ) -> TrainResult:
     """Mini-batch training on x_train/y_train; the classes predicted for x_test after each epoch.
 
-    Raises TrainingTooSlow as soon as the measured speed says the run would exceed time_budget_s (checked from
-    the third step on, and whenever the budget is already spent), TrainingDiverged on a NaN/inf loss.
+    Raises TrainingTooSlow as soon as the measured speed says the run would exceed time_budget_s by OVERRUN (checked
+    from the third step on), or once the budget is spent; TrainingDiverged on a NaN/inf loss.
     """
     x_train = np.ascontiguousarray(x_train, dtype=np.float32)
     y_train = np.asarray(y_train, dtype=np.int64)
@@ -277,7 +282,10 @@ def train(
         # evaluation: forward only, roughly a third of a training step per sample
         eval_left = (epochs - len(result.test_predictions)) * n_test * per_step / batch_size / 3
         projected = elapsed + remaining * per_step + eval_left
-        if elapsed > time_budget_s or (steps_done >= 3 and projected > time_budget_s) or per_step > time_budget_s:
+        # A projection from a few steps on a shared machine is noisy: it stops the run early only when clearly over
+        # (a run that would end just past the budget goes on, and stops when the budget is spent).
+        if elapsed > time_budget_s or (steps_done >= 3 and projected > OVERRUN * time_budget_s) \
+                or per_step > time_budget_s:
             one_epoch = steps_per_epoch * per_step + n_test * per_step / batch_size / 3
             raise TrainingTooSlow(
                 f"{name} training step took {per_step:.3g} s per batch of {batch_size}; at this speed one epoch of "

@@ -37,15 +37,17 @@ class Recipe:
 
 # Measured with plain torch (torch.nn + torch.optim.SGD, float32, same init and batches as the harness; the
 # implementation reproduces these curves). Subset = embedded 4000/1000, full = official 60000/10000; constant lr.
-#   mlp subset: 6 epochs -> 0.936..0.945 (5 seeds)    cnn subset: 3 epochs -> 0.951..0.970 (5 seeds)
-#   mlp full:   5 epochs -> 0.9741, 0.9744 (2 seeds)  cnn full:   2 epochs -> 0.9852, 0.9857 (2 seeds)
+#   mlp subset: 6 epochs -> 0.936..0.945 (5 seeds)    cnn subset: 3 epochs -> 0.949..0.966 (5 seeds)
+#   mlp full:   5 epochs -> 0.9741, 0.9744 (2 seeds)  cnn full:   3 epochs -> 0.982, 0.985 (2 seeds)
+# (The CNN of 8 and 16 channels, measured 2026-12-06; its subset recipe at lr 0.05 ended 0.934..0.967, too close to
+# the target, and 2 epochs on full MNIST 0.978..0.981.)
 # Targets sit below the worst seed with margin (standard error of an accuracy: ~0.007 on 1000 test samples,
 # ~0.0015 on 10000), yet above what a model that learns only partly reaches.
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("mlp", "subset"): Recipe(epochs=6, batch_size=64, lr=0.1, momentum=0.9, target=0.91),
-    ("cnn", "subset"): Recipe(epochs=3, batch_size=32, lr=0.05, momentum=0.9, target=0.93),
+    ("cnn", "subset"): Recipe(epochs=3, batch_size=32, lr=0.02, momentum=0.9, target=0.93),
     ("mlp", "full"): Recipe(epochs=5, batch_size=64, lr=0.02, momentum=0.9, target=0.97),
-    ("cnn", "full"): Recipe(epochs=2, batch_size=64, lr=0.05, momentum=0.9, target=0.98),
+    ("cnn", "full"): Recipe(epochs=3, batch_size=64, lr=0.05, momentum=0.9, target=0.975),
 }
 
 # The "overfit 32 samples" gate: full-batch steps on 32 training samples.
