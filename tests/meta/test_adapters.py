@@ -177,6 +177,24 @@ def test_a_bias_gradient_the_course_allclose_accepts_is_read_in_the_bias_shape(t
                 linear.grad_parameters()
 
 
+def test_a_moving_mean_kept_with_keepdims_reads_as_the_course_compares_it(tmp_path):
+    """practical_dl's test_BatchNormalization checks the moving mean with np.allclose against torch's (C,) running mean,
+    which a (1, C) one kept with keepdims=True passes (9 of 22 public homework notebooks keep it so): read as (C,)
+    there, and values still compared; under torch7 (exact shapes) the (1, C) shape is what the checks see."""
+    source = (ROOT / "examples" / "torch7_correct" / "modules.py").read_text()
+    kept = source.replace("            return input.mean(axis=0), input.var(axis=0)\n",
+                          "            return input.mean(axis=0, keepdims=True), input.var(axis=0, keepdims=True)\n")
+    assert kept != source
+    path = tmp_path / "modules.py"
+    path.write_text(kept)
+    x = np.arange(12.0).reshape(4, 3) ** 1.5
+    for api, shape in (("practical_dl", (3,)), ("torch7", (1, 3))):
+        norm = namespace(str(path), api).BatchNorm1d(3, momentum=0.5)
+        norm.forward(x)
+        assert norm.running_mean.shape == shape, api
+        np.testing.assert_allclose(norm.running_mean.reshape(-1), 0.5 * x.mean(axis=0))
+
+
 def test_rectangular_conv_is_not_expressible(cs):
     with pytest.raises(adapters.NotExpressible, match="not expressible in cs231n style"):
         cs.Conv2d(1, 1, 3, stride=(1, 2))

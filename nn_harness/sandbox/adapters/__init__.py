@@ -217,8 +217,8 @@ def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | Non
     bound = "any" if rules.value_bound is None else f"within +-{rules.value_bound:g}"
     lines.append(f"  rules in scope: gradients {rules.gradients}, float32 {'yes' if rules.float32 else 'no'}, "
                  f"backward in eval mode {'yes' if rules.backward_in_eval else 'no'}, input values {bound}, "
-                 f"kinks {'yes' if rules.kinks else 'no'}, parameter gradient shapes {rules.shapes}; checks beyond them "
-                 f"{'scored' if rules.beyond == 'score' else 'shown for 0 points'}")
+                 f"kinks {'yes' if rules.kinks else 'no'}, gradient and moving-statistics shapes {rules.shapes}; "
+                 f"checks beyond them {'scored' if rules.beyond == 'score' else 'shown for 0 points'}")
     if not rules.backward:
         lines.append("  not graded: every check but forward matches torch (rules.backward = false: the course's layers "
                      "are forward only)")

@@ -68,12 +68,15 @@ def _numbers_as_arrays(value: Any) -> Any:
     return np.asarray(value) if isinstance(value, np.generic) else value
 
 
-def _in_shape_of(grad: np.ndarray, parameter: np.ndarray) -> np.ndarray:
-    """A gradient of the parameter's size in fewer dimensions (a (1,) bias's as ()), as np.allclose would compare it:
-    a view in the parameter's shape (the same memory: what the checks write into it reaches the course's array)."""
-    if grad.shape != parameter.shape and grad.size == parameter.size and grad.ndim < parameter.ndim:
-        return grad.reshape(parameter.shape)
-    return grad
+def _in_shape_of(array: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """An array of `like`'s size in fewer dimensions (a (1,) bias's gradient as ()) or with extra leading axes of one
+    (a moving mean kept with keepdims=True as (1, C)), as np.allclose would compare it: a view in `like`'s shape (the
+    same memory: what the checks write into it reaches the course's array)."""
+    if array.shape == like.shape or array.size != like.size:
+        return array
+    if array.ndim < like.ndim or array.shape[array.ndim - like.ndim:] == like.shape:
+        return array.reshape(like.shape)
+    return array
 
 
 class Chain(Module):
@@ -125,13 +128,16 @@ class BatchNorm(Chain):
         self.norm.EPS, self.keep = eps, 1.0 - momentum
         self.norm.moving_mean, self.running_var = np.zeros(num_features), np.ones(num_features)
         self.norm.moving_variance = self.running_var.copy()
+        self.allclose = profile.rules.shapes == "allclose"
         super().__init__([Module(self.norm, profile), Module(scale_class(num_features), profile)])
 
     @property
     def running_mean(self) -> np.ndarray:
         """The course module's own moving mean (torch's running mean, alpha = 1 - momentum): live, so it is right
-        inside the student's Sequential too, where this wrapper's forward does not run."""
-        return self.norm.moving_mean
+        inside the student's Sequential too, where this wrapper's forward does not run. Under rules.shapes =
+        "allclose" one kept as (1, C) reads as (C,), as the course's own test compares it."""
+        mean = self.norm.moving_mean
+        return _in_shape_of(mean, self.running_var) if self.allclose and isinstance(mean, np.ndarray) else mean
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         old_var = self.running_var.copy()
