@@ -89,13 +89,13 @@ def style(config: pytest.Config) -> str:
 
 def course_profile(config: pytest.Config) -> adapters.Profile:
     """The course profile as it applies to this submission: each layer's template-year variant that the sandbox
-    found in its own constructors, and the [optional] layers it does not define at all (not in its template). The
-    sandbox's word only picks among what the profile declares."""
+    found in its own constructors, and the [optional] layers it does not define at all (not in its template) or leaves
+    as the template's skeleton. The sandbox's word only picks among what the profile declares."""
     course = adapters.profile_for(style(config))
     found = session_sandbox.hello(config)
     chosen = {layer: name for layer, name in (found.variants if found else {}).items()
               if layer in course.variants and (name == "" or name in course.variants[layer])}
-    return course.with_variants(chosen).without(found.absent if found else ())
+    return course.with_variants(chosen).without(found.absent if found else (), found.unfilled if found else ())
 
 
 @pytest.fixture(scope="session")

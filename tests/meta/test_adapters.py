@@ -156,6 +156,69 @@ def test_layer_missing_from_the_template_year_is_not_graded_not_missing(template
     assert adapters.absent_of(load_implementation(TORCH7), profile) == []
 
 
+def test_an_optional_layer_left_as_the_templates_skeleton_is_not_graded(tmp_path):
+    """practical_dl's Conv2d and MaxPool2d are the advanced track's ("You don't need to implement it if you are working
+    on homework_main-basic.ipynb"): a basic-track notebook leaves their skeletons as shipped (9 of 13 public 2019+
+    notebooks). Such a class is not graded, nor the CNN; one whose methods compute anything, even wrongly, is."""
+    source = (ROOT / "examples" / "practical_dl_correct" / "modules.py").read_text()
+    start, end = source.index("class Conv2d(Module):"), source.index("class MaxPool2d(Module):")
+    skeleton = """class Conv2d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size):
+        super(Conv2d, self).__init__()
+        assert kernel_size % 2 == 1, kernel_size
+        stdv = 1. / np.sqrt(in_channels)
+        self.W = np.random.uniform(-stdv, stdv, size=(out_channels, in_channels, kernel_size, kernel_size))
+        self.b = np.random.uniform(-stdv, stdv, size=(out_channels,))
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.gradW, self.gradb = np.zeros_like(self.W), np.zeros_like(self.b)
+
+    def updateOutput(self, input):
+        pad_size = self.kernel_size // 2
+        # YOUR CODE: zero-pad, correlate, add the bias
+        # self.output = ...
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        pad_size = self.kernel_size // 2
+        # YOUR CODE
+        # self.gradInput = ...
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput):
+        pad_size = self.kernel_size // 2
+        # YOUR CODE
+        pass
+
+    def zeroGradParameters(self):
+        self.gradW.fill(0)
+        self.gradb.fill(0)
+
+    def getParameters(self):
+        return [self.W, self.b]
+
+    def getGradParameters(self):
+        return [self.gradW, self.gradb]
+
+
+"""
+    path = tmp_path / "modules.py"
+    profile = adapters.profile_for("practical_dl")
+    started = skeleton.replace("        # self.output = ...\n", "        padded = np.pad(input, pad_size)\n")
+    for code, unfilled in ((skeleton, ["Conv2d"]), (started, []), (source[start:end], [])):
+        path.write_text(source[:start] + code + source[end:])
+        assert adapters.unfilled_of(load_implementation(str(path)), profile) == unfilled
+    path.write_text(source[:start] + skeleton + source[end:])
+    impl = load_implementation(str(path))
+    header = adapters.describe(impl, "practical_dl")
+    assert any(line.startswith("  not graded (left as its template's skeleton): Conv2d: ") for line in header), header
+    graded = profile.without(adapters.absent_of(impl, profile), adapters.unfilled_of(impl, profile))
+    assert points.not_graded(graded, "Conv2d", "forward matches torch").startswith(
+        "not graded in practical_dl: an optional layer left as the template's skeleton (its Conv2d's methods compute "
+        "nothing;")
+    assert "(the CNN end to end model needs Conv2d)" in points.not_graded(graded, "CNN end to end", "reaches target accuracy")
+    assert points.not_graded(graded, "MaxPool2d", "forward matches torch") is None
+
+
 def test_a_bias_gradient_the_course_allclose_accepts_is_read_in_the_bias_shape(tmp_path):
     """practical_dl's tests compare gradients with np.allclose (rules.shapes = "allclose"): a one-output Linear's bias
     gradient summed to a NumPy number passes there, so here too; under torch7 (exact shapes) it is the layer's error."""

@@ -8,7 +8,10 @@ Implementation whose module is the profile's namespace; `describe` gives the rep
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import textwrap
 from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
@@ -193,6 +196,54 @@ def absent_of(impl: Implementation, profile: Profile) -> list[str]:
     return [] if module is None else profile.absent_from(lambda name: hasattr(module, name))
 
 
+def unfilled_of(impl: Implementation, profile: Profile) -> list[str]:
+    """The profile's [optional] layers the submission defines as the template ships them: every method of the
+    course's ([detect] methods: updateOutput, updateGradInput, accGradParameters) that its classes define themselves
+    a skeleton (`_is_skeleton`), a part of the course the student did not take (an advanced track's)."""
+    module, methods = impl.module, profile.detect.get("methods", ())
+    if module is None or not methods:
+        return []
+    found = []
+    for layer in profile.optional:
+        classes = [getattr(module, name, None) for name in profile.names.get(layer, (layer,))]
+        own = [vars(cls)[name] for cls in classes if isinstance(cls, type) for name in methods if name in vars(cls)]
+        if own and len(own) >= len(classes) and all(map(_is_skeleton, own)):
+            found.append(layer)
+    return found
+
+
+def _is_skeleton(method: Any) -> bool:
+    """Whether a method is still the template's skeleton: its body only docstrings and comments, `pass`, asserts,
+    local names set from expressions without calls (`pad_size = self.kernel_size // 2`), and `return self.output`
+    (any attribute: what an unfilled torch7-style method returns is the None it started with) or `return`. Source that
+    cannot be read is not a skeleton (graded as written)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, ast.FunctionDef):
+        return False
+
+    def names_only(target: ast.expr) -> bool:
+        return isinstance(target, ast.Name) or (isinstance(target, ast.Tuple) and all(map(names_only, target.elts)))
+
+    for statement in function.body:
+        if isinstance(statement, ast.Pass | ast.Assert):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue
+        if isinstance(statement, ast.Assign) and all(map(names_only, statement.targets)) \
+                and not any(isinstance(node, ast.Call) for node in ast.walk(statement.value)):
+            continue
+        value = getattr(statement, "value", None)
+        if isinstance(statement, ast.Return) and (value is None or ast.unparse(value) == "None" or (
+                isinstance(value, ast.Attribute) and ast.unparse(value.value) == "self")):
+            continue
+        return False
+    return True
+
+
 def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | None = None) -> list[str]:
     """Report-header lines: the profile in use, why, its declared conventions, what it does not grade and why
     (`resolved`: resolve(impl, api) when the caller has it already, so auto's probing runs once)."""
@@ -227,8 +278,9 @@ def describe(impl: Implementation, api: str, resolved: tuple[Profile, str] | Non
     if impl.module is not None:
         ns = adapter_for(profile).namespace(impl.module)
         lines += [f"  course-supplied code added: {name}: {why}" for name, why in ns.__stand_ins__.items()]
-        absent = profile.without(absent_of(impl, profile)).absent
-        lines += [f"  not graded (not in its template): {name}: {why}" for name, why in absent.items()]
+        graded = profile.without(absent_of(impl, profile), unfilled_of(impl, profile))
+        lines += [f"  not graded (not in its template): {name}: {why}" for name, why in graded.absent.items()]
+        lines += [f"  not graded (left as its template's skeleton): {name}: {why}" for name, why in graded.unfilled.items()]
         lines += [f"  not implemented: {name}: {why}" for name, why in ns.__missing__.items()
-                  if name not in profile.unexpressible and name not in absent]  # those are not graded at all
+                  if name not in profile.unexpressible and name not in graded.absent]  # those are not graded at all
     return lines

@@ -136,6 +136,7 @@ class Profile:
     # template (a year that asks for a layer ships its skeleton), so not graded; `absent` holds those (`without`)
     optional: Mapping[str, str] = field(default_factory=dict)
     absent: Mapping[str, str] = field(default_factory=dict)
+    unfilled: Mapping[str, str] = field(default_factory=dict)  # [optional] layers left as the template's skeleton
     narrow: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)  # layer -> arg -> values
     rules: Rules = field(default_factory=Rules)
     sandbox: Settings = field(default_factory=Settings)  # NumPy's old aliases, the packages the course allows
@@ -240,16 +241,21 @@ class Profile:
         """The [optional] layers none of whose course names the submission defines (`defined(course name)`)."""
         return [layer for layer in self.optional if not any(map(defined, self.names.get(layer, (layer,))))]
 
-    def without(self, layers: Iterable[str]) -> Profile:
-        """This profile with these [optional] layers not in the submission's template: not graded."""
-        return dataclasses.replace(self, absent={layer: self.optional[layer] for layer in layers
-                                                 if layer in self.optional})
+    def without(self, layers: Iterable[str], unfilled: Iterable[str] = ()) -> Profile:
+        """This profile with these [optional] layers not in the submission's template, and those `unfilled` (defined
+        as the template's skeleton, its forward computing nothing: a part of the course the student did not take),
+        not graded."""
+        return dataclasses.replace(self, absent={layer: self.optional[layer] for layer in layers if layer in self.optional},
+                                   unfilled={layer: self.optional[layer] for layer in unfilled if layer in self.optional})
 
     def not_graded(self, layer: str, check: str) -> str | None:
         """Why this check is not part of what the course can be graded on, or None when it is."""
         if layer in self.absent:
             return (f"not graded in {self.name}: not in the submission's template (it defines no "
                     f"{self.course_name(layer)}; {self.absent[layer]})")
+        if layer in self.unfilled:
+            return (f"not graded in {self.name}: an optional layer left as the template's skeleton (its "
+                    f"{self.course_name(layer)}'s methods compute nothing; {self.unfilled[layer]})")
         if layer in self.unexpressible:
             return f"not expressible in {self.name} style: {self.unexpressible[layer]}"
         if layer in self.supplied:
