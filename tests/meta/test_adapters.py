@@ -213,7 +213,7 @@ def test_an_optional_layer_left_as_the_templates_skeleton_is_not_graded(tmp_path
     assert any(line.startswith("  not graded (left as its template's skeleton): Conv2d: ") for line in header), header
     graded = profile.without(adapters.absent_of(impl, profile), adapters.unfilled_of(impl, profile))
     assert points.not_graded(graded, "Conv2d", "forward matches torch").startswith(
-        "not graded in practical_dl: an optional layer left as the template's skeleton (its Conv2d's methods compute "
+        "not graded in practical_dl: left as the template's skeleton (its Conv2d's methods compute "
         "nothing;")
     assert "(the CNN end to end model needs Conv2d)" in points.not_graded(graded, "CNN end to end", "reaches target accuracy")
     assert points.not_graded(graded, "MaxPool2d", "forward matches torch") is None

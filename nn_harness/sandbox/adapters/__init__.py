@@ -197,14 +197,14 @@ def absent_of(impl: Implementation, profile: Profile) -> list[str]:
 
 
 def unfilled_of(impl: Implementation, profile: Profile) -> list[str]:
-    """The profile's [optional] layers the submission defines as the template ships them: every method of the
-    course's ([detect] methods: updateOutput, updateGradInput, accGradParameters) that its classes define themselves
-    a skeleton (`_is_skeleton`), a part of the course the student did not take (an advanced track's)."""
+    """The profile's [track] layers the submission defines as the template ships them: every method of the course's
+    ([detect] methods: updateOutput, updateGradInput, accGradParameters) that its classes define themselves a
+    skeleton (`_is_skeleton`), a part of the course the student's track does not ask for."""
     module, methods = impl.module, profile.detect.get("methods", ())
     if module is None or not methods:
         return []
     found = []
-    for layer in profile.optional:
+    for layer in profile.track:
         classes = [getattr(module, name, None) for name in profile.names.get(layer, (layer,))]
         own = [vars(cls)[name] for cls in classes if isinstance(cls, type) for name in methods if name in vars(cls)]
         if own and len(own) >= len(classes) and all(map(_is_skeleton, own)):

@@ -41,7 +41,7 @@ BACKWARD_CHECKS = ("backward matches torch", "backward matches finite difference
                    "subgradient at kink", "maxpool ties conserve gradient", "batch size changes between passes")
 KEYS = {"extends", "name", "driver", "signature", "description", "detect", "names", "constructors", "methods", "options",
         "conventions", "unexpressible", "unexpressible_checks", "supplied", "narrow", "rules", "sandbox",
-        "evidence", "variants", "auto", "optional"}
+        "evidence", "variants", "auto", "optional", "track"}
 # The contract's constructor arguments in torch's positional order, and torch's defaults: an argument a course
 # constructor does not take is expressible only at its default.
 CONTRACT_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -136,7 +136,10 @@ class Profile:
     # template (a year that asks for a layer ships its skeleton), so not graded; `absent` holds those (`without`)
     optional: Mapping[str, str] = field(default_factory=dict)
     absent: Mapping[str, str] = field(default_factory=dict)
-    unfilled: Mapping[str, str] = field(default_factory=dict)  # [optional] layers left as the template's skeleton
+    # contract name -> why a student may leave it as the template's skeleton (a track of the course that does not ask
+    # for it): one whose course methods are all that skeleton is not graded; `unfilled` holds those (`without`)
+    track: Mapping[str, str] = field(default_factory=dict)
+    unfilled: Mapping[str, str] = field(default_factory=dict)
     narrow: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)  # layer -> arg -> values
     rules: Rules = field(default_factory=Rules)
     sandbox: Settings = field(default_factory=Settings)  # NumPy's old aliases, the packages the course allows
@@ -242,11 +245,11 @@ class Profile:
         return [layer for layer in self.optional if not any(map(defined, self.names.get(layer, (layer,))))]
 
     def without(self, layers: Iterable[str], unfilled: Iterable[str] = ()) -> Profile:
-        """This profile with these [optional] layers not in the submission's template, and those `unfilled` (defined
-        as the template's skeleton, its forward computing nothing: a part of the course the student did not take),
-        not graded."""
+        """This profile with these [optional] layers not in the submission's template, and these [track] layers
+        `unfilled` (left as the template's skeleton: a part of the course the student's track does not ask for), not
+        graded."""
         return dataclasses.replace(self, absent={layer: self.optional[layer] for layer in layers if layer in self.optional},
-                                   unfilled={layer: self.optional[layer] for layer in unfilled if layer in self.optional})
+                                   unfilled={layer: self.track[layer] for layer in unfilled if layer in self.track})
 
     def not_graded(self, layer: str, check: str) -> str | None:
         """Why this check is not part of what the course can be graded on, or None when it is."""
@@ -254,7 +257,7 @@ class Profile:
             return (f"not graded in {self.name}: not in the submission's template (it defines no "
                     f"{self.course_name(layer)}; {self.absent[layer]})")
         if layer in self.unfilled:
-            return (f"not graded in {self.name}: an optional layer left as the template's skeleton (its "
+            return (f"not graded in {self.name}: left as the template's skeleton (its "
                     f"{self.course_name(layer)}'s methods compute nothing; {self.unfilled[layer]})")
         if layer in self.unexpressible:
             return f"not expressible in {self.name} style: {self.unexpressible[layer]}"
@@ -475,6 +478,7 @@ def parse(data: Mapping[str, Any], source: str) -> Profile:
         unexpressible_checks=_strings(data.get("unexpressible_checks", {}), source, "unexpressible_checks"),
         supplied=_strings(data.get("supplied", {}), source, "supplied"),
         optional=_strings(data.get("optional", {}), source, "optional"),
+        track=_strings(data.get("track", {}), source, "track"),
         narrow=_narrow(data.get("narrow", {}), source), rules=_rules(data.get("rules", {}), source),
         sandbox=_sandbox(data.get("sandbox", {}), source),
         evidence=_evidence(data.get("evidence", {}), data.get("rules", {}), source),
