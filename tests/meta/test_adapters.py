@@ -103,6 +103,25 @@ def test_style_lacking_a_layer_does_not_grade_it(cs):
     assert impl.require(("Linear", "ReLU")) is impl.module
 
 
+def test_another_assignments_layers_are_not_graded_not_missing(tmp_path):
+    """CS231n ships each assignment's files: an assignment 2 repository has no rnn_layers.py (assignment 3's), and
+    before 2019 no layer norm. Those layers are "not graded (not in its template)", not 101 points "not implemented"
+    (a public assignment 2 repository, graded with --api auto)."""
+    source = (ROOT / "examples" / "cs231n_correct" / "layers.py").read_text()
+    cut = source[:source.index("def layernorm_forward")] + source[source.index("def dropout_forward"):
+                                                                     source.index("def spatial_groupnorm_forward")]
+    path = tmp_path / "layers.py"
+    path.write_text(cut + source[source.index("def softmax_loss"):source.index("def temporal_affine_forward")])
+    impl = load_implementation(str(path))
+    profile = adapters.profile_for("cs231n")
+    assert adapters.absent_of(impl, profile) == ["LayerNorm", "GroupNorm", "Embedding", "RNNCell", "RNN", "LSTMCell",
+                                                 "LSTM", "TemporalLinear", "TemporalCrossEntropyLoss"]
+    header = adapters.describe(impl, "cs231n")
+    assert any(line.startswith("  not graded (not in its template): RNN: assignment 3's") for line in header), header
+    assert not [line for line in header if line.startswith("  not implemented: ")], header
+    assert adapters.absent_of(load_implementation(CS231N), profile) == []
+
+
 def test_missing_submission_class_stays_missing(tmp_path):
     path = tmp_path / "partial_t7.py"
     path.write_text("class Module:\n    def updateOutput(self, input):\n        return input\n"
