@@ -81,25 +81,28 @@ def resolve(entry: Path) -> tuple[Path | None, str]:
     """What to grade for one entry of SUBMISSIONS, or why there is nothing unambiguous to grade.
 
     A .py file, a notebook or a package folder is graded as it is. Any other folder (Gradescope's and GitHub
-    Classroom's exports put each submission in one) must hold exactly one of those, or only .py modules of which
-    exactly one is imported by none of the others (the main module; the others stay importable beside it)."""
+    Classroom's exports put each submission in one) is graded as the student runs it: the one .py file, notebook or
+    package it holds; holding only .py modules, the one imported by none of the others (the main module; the others
+    stay importable beside it), or with several such (a repository's scripts beside its layers) or none, the folder
+    itself (the sandbox gathers what each file defines, and a file that fails to import costs only its own names:
+    nn_harness/sandbox/loading.py); holding no code but one folder of .py modules (layers without __init__.py),
+    that folder."""
     if entry.is_file() or _is_package(entry):
         return entry, ""
     candidates = [p for p in visible(entry) if (p.is_file() and p.suffix in SOURCES) or _is_package(p)]
     if len(candidates) == 1:
         return candidates[0], ""
     if not candidates:
+        folders = [p for p in visible(entry) if p.is_dir() and any(f.suffix == ".py" for f in visible(p))]
+        if len(folders) == 1:
+            return folders[0], ""
+        if folders:
+            return None, f"ambiguous: several folders of modules ({', '.join(p.name for p in folders)}); keep one"
         return None, "no .py file, .ipynb notebook or package folder in it"
-    listed = ", ".join(p.name for p in candidates)
     if any(p.suffix != ".py" or p.is_dir() for p in candidates):
-        return None, f"ambiguous: several things to grade ({listed}); keep one"
+        return None, f"ambiguous: several things to grade ({', '.join(p.name for p in candidates)}); keep one"
     roots = main_modules(candidates)
-    if len(roots) == 1:
-        return roots[0], ""
-    if not roots:
-        return None, f"ambiguous: its modules ({listed}) import each other, so none is the main module; keep one"
-    return None, (f"ambiguous: {len(roots)} of its modules ({', '.join(p.name for p in roots)}) are imported by no "
-                  "other, so none is the main module; keep one")
+    return (roots[0], "") if len(roots) == 1 else (entry, "")
 
 
 def discover(folder: Path) -> list[Submission]:

@@ -216,12 +216,30 @@ def test_discover_each_kind_of_entry(tmp_path: Path) -> None:
                      "erin": "erin/nb.ipynb", "frank": "frank/pkg"}
 
 
+@pytest.mark.parametrize("files", [
+    {"network.py": "class Dense: ...", "xor.py": "import network", "mnist.py": "import network\nimport keras"},
+    {"a.py": "import b", "b.py": "import a"}])  # several modules imported by no other, or none
+def test_a_folder_of_modules_without_one_main_module_is_graded_as_the_student_runs_it(tmp_path: Path,
+                                                                                    files: dict[str, str]) -> None:
+    """The folder itself: the sandbox gathers what each file defines (nn_harness/sandbox/loading.py), so a script
+    that fails at import (a data loader wanting keras) costs only its own names (a public repository was refused
+    as "ambiguous" before)."""
+    make(tmp_path / "subs" / "alice", files)
+    [submission] = grade_all.discover(tmp_path / "subs")
+    assert submission.impl == (tmp_path / "subs" / "alice").resolve() and not submission.problem
+
+
+def test_a_folder_holding_only_a_folder_of_modules_grades_that_one(tmp_path: Path) -> None:
+    make(tmp_path / "subs" / "alice", {"README.md": "", "deepnet/layers.py": "", "deepnet/im2col.py": ""})
+    [submission] = grade_all.discover(tmp_path / "subs")
+    assert submission.impl == (tmp_path / "subs" / "alice" / "deepnet").resolve()
+
+
 @pytest.mark.parametrize(("files", "problem"), [
-    ({"a.py": "x = 1", "b.py": "y = 2"}, "ambiguous: 2 of its modules (a.py, b.py) are imported by no other"),
-    ({"a.py": "import b", "b.py": "import a"}, "ambiguous: its modules (a.py, b.py) import each other"),
     ({"layers.py": "", "layers.ipynb": "{}"}, "ambiguous: several things to grade (layers.ipynb, layers.py)"),
+    ({"a/x.py": "", "b/y.py": ""}, "ambiguous: several folders of modules (a, b)"),
     ({"README.md": ""}, "no .py file, .ipynb notebook or package folder in it")])
-def test_a_folder_without_one_main_module_says_why(tmp_path: Path, files: dict[str, str], problem: str) -> None:
+def test_a_folder_without_one_thing_to_grade_says_why(tmp_path: Path, files: dict[str, str], problem: str) -> None:
     make(tmp_path / "subs" / "alice", files)
     [submission] = grade_all.discover(tmp_path / "subs")
     assert submission.impl is None and submission.problem.startswith(problem)
@@ -370,7 +388,7 @@ def make_class(root: Path) -> Path:
     shutil.copy(HOSTILE / "_layers.py", subs / "correct.py")
     shutil.copytree(ROOT / "impl", subs / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
     make(subs, {"in_folder/layers.py": (ROOT / "examples" / "native_buggy" / "layers.py").read_text(),
-                "ambiguous/a.py": "x = 1\n", "ambiguous/b.py": "y = 2\n", "hang.py": "import time\ntime.sleep(10**6)\n"})
+                "ambiguous/a.py": "x = 1\n", "ambiguous/b.ipynb": "{}", "hang.py": "import time\ntime.sleep(10**6)\n"})
     shutil.copytree(HOSTILE, subs / "modules", ignore=lambda _, names: [n for n in names if n not in
                                                                           ("_layers.py", "control_correct.py")])
     shutil.copy(HOSTILE / "syntax_error.py", subs / "broken.py")
@@ -417,7 +435,7 @@ def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class)
     assert float(rows["hostile"]["score"]) < 27, "the hostile member rewrote its report"
     assert float(rows["in_folder"]["Linear"]) < 12 and rows["pkg"]["ReLU"] == "14"
     assert rows["hang"]["status"] == f"not graded: timed out after {TIMEOUT} s (the whole run was stopped; see log.txt)"
-    assert rows["ambiguous"]["status"].startswith("not graded: ambiguous: 2 of its modules")
+    assert rows["ambiguous"]["status"].startswith("not graded: ambiguous: several things to grade (a.py, b.ipynb)")
     summary = (out / "summary.md").read_text()
     assert "9 submissions: 7 graded, 2 not graded." in summary and "| Linear | 57% (4 / 7) |" in summary
     assert "a parameter gradient sums over the batch" in summary
