@@ -277,6 +277,25 @@ def test_a_moving_mean_kept_with_keepdims_reads_as_the_course_compares_it(tmp_pa
         np.testing.assert_allclose(norm.running_mean.reshape(-1), 0.5 * x.mean(axis=0))
 
 
+def test_a_cs231n_gradient_kept_with_keepdims_reads_as_the_notebooks_compare_it(tmp_path):
+    """CS231n's notebooks check dgamma, dbeta, db with rel_error, which broadcasts a (1, D) gradient against (D,)
+    (rules.shapes = "allclose"): read in the parameter's shape, values still compared (a public assignment 2
+    repository failed BatchNorm1d, BatchNorm2d and LayerNorm for it)."""
+    source = (ROOT / "examples" / "cs231n_correct" / "layers.py").read_text()
+    kept = source.replace("    dbeta = dout.sum(axis=0)\n    dgamma = (dout * x_hat).sum(axis=0)\n",
+                          "    dbeta = dout.sum(axis=0, keepdims=True)\n    dgamma = (dout * x_hat).sum(axis=0, keepdims=True)\n")
+    assert kept != source
+    path = tmp_path / "layers.py"
+    path.write_text(kept)
+    norm = namespace(str(path), "cs231n").BatchNorm1d(3)
+    x, upstream = np.arange(12.0).reshape(4, 3) ** 1.5, np.linspace(-1, 1, 12).reshape(4, 3)
+    norm.forward(x)
+    norm.backward(x, upstream)
+    grad_weight, grad_bias = norm.grad_parameters()
+    assert grad_weight.shape == grad_bias.shape == (3,)
+    np.testing.assert_allclose(grad_bias, upstream.sum(axis=0))
+
+
 def test_rectangular_conv_is_not_expressible(cs):
     with pytest.raises(adapters.NotExpressible, match="not expressible in cs231n style"):
         cs.Conv2d(1, 1, 3, stride=(1, 2))

@@ -254,3 +254,14 @@ def unbiased_running_var(old: np.ndarray, updated_biased: np.ndarray, keep: floa
     """Exact conversion of a running-variance update made with the BIASED batch variance,
     `updated = keep * old + (1 - keep) * var_biased`, into torch's `keep * old + (1 - keep) * var_biased * n/(n-1)`."""
     return keep * old + (np.asarray(updated_biased, dtype=np.float64) - keep * old) * (n / (n - 1))
+
+
+def in_shape_of(array: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """An array of `like`'s size in fewer dimensions (a (1,) bias's gradient as ()) or with extra leading axes of one
+    (a moving mean kept with keepdims=True as (1, C)), as np.allclose would compare it: a view in `like`'s shape (the
+    same memory: what the checks write into it reaches the course's array)."""
+    if array.shape == like.shape or array.size != like.size:
+        return array
+    if array.ndim < like.ndim or array.shape[array.ndim - like.ndim:] == like.shape:
+        return array.reshape(like.shape)
+    return array

@@ -16,6 +16,7 @@ from nn_harness.sandbox.adapters.base import (
     Binder,
     Criterion,
     Layer,
+    in_shape_of,
     pair,
     unbiased_running_var,
     uniform,
@@ -30,6 +31,8 @@ IGNORED = -100  # TemporalCrossEntropyLoss's masked-out target (torch's ignore_i
 class Functional(Layer):
     """A layer from a forward/backward pair. The wrapper owns the live parameter arrays (torch's layout) and
     their gradient buffers; subclasses convert arguments (`_arguments`) and parameter gradients (`_native`)."""
+
+    allclose = False  # rules.shapes = "allclose": a gradient is read as the course's rel_error compares it (set by the binder)
 
     def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any], params: list[np.ndarray]) -> None:
         self._fn_forward, self._fn_backward = forward, backward
@@ -69,7 +72,7 @@ class Functional(Layer):
             raise CheckFailure(f"{what} returned {describe(result)}; expected a tuple ({', '.join(inputs)}, "
                                f"{', '.join(returned)})")
         for buffer, grad in zip(self._grads, self._native(list(result[len(inputs):]))):
-            add_into(buffer, grad, what)
+            add_into(buffer, in_shape_of(grad, buffer) if self.allclose and isinstance(grad, np.ndarray) else grad, what)
         return result[: len(inputs)]
 
     def _parameters(self) -> list[np.ndarray]:
@@ -418,7 +421,13 @@ class TemporalSoftmaxLoss(Criterion):
 
 def _functional(make: Callable[..., Layer]) -> Binder:
     """A layer from the profile's (forward, backward) function pair; `make(forward, backward, *args, **kwargs)`."""
-    return lambda m, names, profile: lambda *a, **k: make(getattr(m, names[0]), getattr(m, names[1]), *a, **k)
+    def bind(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Callable[..., Layer]:
+        def build(*args: Any, **kwargs: Any) -> Layer:
+            layer = make(getattr(m, names[0]), getattr(m, names[1]), *args, **kwargs)
+            layer.allclose = profile.rules.shapes == "allclose"
+            return layer
+        return build
+    return bind
 
 
 def _dropout(m: ModuleType, names: tuple[str, ...], profile: Profile) -> Callable[..., Layer]:

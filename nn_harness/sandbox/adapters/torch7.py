@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from nn_harness.sandbox.adapters.base import Adapter, Binder, Criterion, Delegated, flatten, unbiased_running_var
+from nn_harness.sandbox.adapters.base import (
+    Adapter,
+    Binder,
+    Criterion,
+    Delegated,
+    flatten,
+    in_shape_of,
+    unbiased_running_var,
+)
 from nn_harness.sandbox.adapters.profile import Profile
 from nn_harness.sandbox.student import returned
 
@@ -41,7 +49,7 @@ class Module(Delegated):
         if self.profile.rules.shapes != "allclose":
             return grads
         parameters = self._arrays("parameters")
-        return [_in_shape_of(grad, parameter) for grad, parameter in zip(grads, parameters)] + grads[len(parameters):]
+        return [in_shape_of(grad, parameter) for grad, parameter in zip(grads, parameters)] + grads[len(parameters):]
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         for array in self._hidden:
@@ -66,17 +74,6 @@ def _numbers_as_arrays(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_numbers_as_arrays(item) for item in value]
     return np.asarray(value) if isinstance(value, np.generic) else value
-
-
-def _in_shape_of(array: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """An array of `like`'s size in fewer dimensions (a (1,) bias's gradient as ()) or with extra leading axes of one
-    (a moving mean kept with keepdims=True as (1, C)), as np.allclose would compare it: a view in `like`'s shape (the
-    same memory: what the checks write into it reaches the course's array)."""
-    if array.shape == like.shape or array.size != like.size:
-        return array
-    if array.ndim < like.ndim or array.shape[array.ndim - like.ndim:] == like.shape:
-        return array.reshape(like.shape)
-    return array
 
 
 class Chain(Module):
@@ -137,7 +134,7 @@ class BatchNorm(Chain):
         inside the student's Sequential too, where this wrapper's forward does not run. Under rules.shapes =
         "allclose" one kept as (1, C) reads as (C,), as the course's own test compares it."""
         mean = self.norm.moving_mean
-        return _in_shape_of(mean, self.running_var) if self.allclose and isinstance(mean, np.ndarray) else mean
+        return in_shape_of(mean, self.running_var) if self.allclose and isinstance(mean, np.ndarray) else mean
 
     def _forward(self, input: np.ndarray) -> np.ndarray:
         old_var = self.running_var.copy()
