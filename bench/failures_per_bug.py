@@ -1,6 +1,6 @@
 """How many checks one bug fails: on the buggy examples (one bug per layer) and on the mutant bank (one bug each).
 
-    python -m bench.failures_per_bug [--jobs 2] [--examples-only | --mutants-only]
+    python -m bench.failures_per_bug [--jobs 2] [--examples-only | --mutants-only] [--layer LAYER]
 
 One bug should fail the checks that look at what it breaks and no others (docs/contract.md): a forward bug fails
 forward against torch and finite differences, a backward bug backward against torch and finite differences; the
@@ -50,16 +50,17 @@ def graded(target: Path, api: str, layer: str | None, scratch: Path) -> list[dic
     return json.loads(results.read_text())["tests"] if results.exists() else []
 
 
-def failed_by_layer(tests: list[dict]) -> dict[str, list[str]]:
-    """Failed checks per layer, without chained layers, end-to-end models, layers that are simply missing, and
-    checks beyond the course (worth 0 under a course profile: its template's conventions, not a bug)."""
+def failed_by_layer(tests: list[dict], own: str | None = None) -> dict[str, list[str]]:
+    """Failed checks per layer, without chained layers (but `own`, the bug's layer, when it is one), end-to-end
+    models, layers that are simply missing, and checks beyond the course (worth 0 under a course profile: its
+    template's conventions, not a bug)."""
     found: dict[str, list[str]] = {}
     broken = [test["name"] for test in tests if any(word in test.get("output", "") for word in BROKEN)]
     if broken:  # a loaded machine or a broken run says nothing about how many checks a bug fails
         raise RuntimeError(f"{len(broken)} checks could not run (import failed or timed out), e.g. {broken[0]}")
     for test in tests:
         layer, _, check = test["name"].partition(": ")
-        if test.get("status") == "failed" and layer not in CHAINED and "end to end" not in layer \
+        if test.get("status") == "failed" and (layer not in CHAINED or layer == own) and "end to end" not in layer \
                 and BEYOND not in test.get("tags", ()) and not any(word in test.get("output", "") for word in MISSING):
             found.setdefault(layer, []).append(check)
     return found
@@ -87,7 +88,7 @@ def mutant_bug(mutant) -> tuple[str, list[str]]:
                 shutil.copy(ROOT / "tests" / "meta" / "correct_variants" / new, path)
             else:
                 path.write_text(path.read_text().replace(old, new))
-        failed = failed_by_layer(graded(impl, "native", mutant.layer, Path(scratch)))
+        failed = failed_by_layer(graded(impl, "native", mutant.layer, Path(scratch)), own=mutant.layer)
         return f"mutant {mutant.name} ({mutant.layer})", failed.get(mutant.layer, [])
 
 
@@ -108,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--examples-only", action="store_true")
     group.add_argument("--mutants-only", action="store_true")
+    parser.add_argument("--layer", help="only the mutants of this layer (e.g. Sequential)")
     args = parser.parse_args(argv)
     if not args.mutants_only:
         summary("buggy examples (one bug per layer)", example_bugs())
     if not args.examples_only:
         with ThreadPoolExecutor(args.jobs) as pool:
-            summary("mutant bank (one bug each)", list(pool.map(mutant_bug, MUTANTS)))
+            mutants = [m for m in MUTANTS if args.layer in (None, m.layer)]
+            summary("mutant bank (one bug each)", list(pool.map(mutant_bug, mutants)))
     return 0
 
 
