@@ -24,15 +24,11 @@ NOT_YOUR_FAULT = "This is not your submission's fault: please tell your instruct
 
 def find_submission(folder: Path) -> tuple[Path | None, str]:
     """What to grade in Gradescope's submission folder, as grade-all decides it for a class folder's entry
-    (nn_harness/grading/grade_all.py): a .py file, a notebook or a package, or a folder holding one; also a folder that is the
-    only entry (an upload zipped with its folder)."""
+    (nn_harness/grading/grade_all.py: a .py file, a notebook or a package, a folder of modules, or what the one
+    folder of code in it holds, as an upload zipped with its folder)."""
     if not folder.is_dir():
         return None, "there is no submission folder"
-    impl, problem = grade_all.resolve(folder)
-    entries = grade_all.visible(folder)
-    if impl is None and len(entries) == 1 and entries[0].is_dir():
-        return grade_all.resolve(entries[0])
-    return impl, problem
+    return grade_all.resolve(folder)
 
 
 def zero(why: str) -> dict:

@@ -85,19 +85,20 @@ def resolve(entry: Path) -> tuple[Path | None, str]:
     package it holds; holding only .py modules, the one imported by none of the others (the main module; the others
     stay importable beside it), or with several such (a repository's scripts beside its layers) or none, the folder
     itself (the sandbox gathers what each file defines, and a file that fails to import costs only its own names:
-    nn_harness/sandbox/loading.py); holding no code but one folder of .py modules (layers without __init__.py),
-    that folder."""
+    nn_harness/sandbox/loading.py); holding no code but one folder of code, what that folder holds, by the same rules
+    (an upload zipped with its folder; layers in a folder without __init__.py)."""
     if entry.is_file() or _is_package(entry):
         return entry, ""
     candidates = [p for p in visible(entry) if (p.is_file() and p.suffix in SOURCES) or _is_package(p)]
     if len(candidates) == 1:
         return candidates[0], ""
     if not candidates:
-        folders = [p for p in visible(entry) if p.is_dir() and any(f.suffix == ".py" for f in visible(p))]
-        if len(folders) == 1:
-            return folders[0], ""
+        folders = [p for p in visible(entry) if p.is_dir() and any(f.suffix in SOURCES or _is_package(f)
+                                                                     for f in visible(p))]
+        if len(folders) == 1:  # an upload zipped with its folder, or layers in a folder without __init__.py
+            return resolve(folders[0])
         if folders:
-            return None, f"ambiguous: several folders of modules ({', '.join(p.name for p in folders)}); keep one"
+            return None, f"ambiguous: several folders of code ({', '.join(p.name for p in folders)}); keep one"
         return None, "no .py file, .ipynb notebook or package folder in it"
     if any(p.suffix != ".py" or p.is_dir() for p in candidates):
         return None, f"ambiguous: several things to grade ({', '.join(p.name for p in candidates)}); keep one"

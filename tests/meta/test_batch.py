@@ -237,7 +237,7 @@ def test_a_folder_holding_only_a_folder_of_modules_grades_that_one(tmp_path: Pat
 
 @pytest.mark.parametrize(("files", "problem"), [
     ({"layers.py": "", "layers.ipynb": "{}"}, "ambiguous: several things to grade (layers.ipynb, layers.py)"),
-    ({"a/x.py": "", "b/y.py": ""}, "ambiguous: several folders of modules (a, b)"),
+    ({"a/x.py": "", "b/y.ipynb": "{}"}, "ambiguous: several folders of code (a, b)"),
     ({"README.md": ""}, "no .py file, .ipynb notebook or package folder in it")])
 def test_a_folder_without_one_thing_to_grade_says_why(tmp_path: Path, files: dict[str, str], problem: str) -> None:
     make(tmp_path / "subs" / "alice", files)
