@@ -96,5 +96,6 @@ def test_reaches_target_accuracy(implementation, profile, mnist, model, pytestco
     evidence.keep_curves(evidence_folder(request.config), request.node, {result.name: result}, f"{model}-{kind}")
     print(f"{result.summary()} on {mnist.source}")
     if not (np.isfinite(result.final_test_accuracy) and result.final_test_accuracy >= recipe.target):
-        pytest.fail(f"{result.name} reached test accuracy {result.final_test_accuracy:.4f} after {recipe.epochs} "
-                    f"epochs on {mnist.source}; the target is {recipe.target}\n  {result.summary()}", pytrace=False)
+        pytest.fail(f"{model.upper()} end to end: {result.name} reached test accuracy {result.final_test_accuracy:.4f} "
+                    f"after {recipe.epochs} epochs on {mnist.source}; the target is {recipe.target}\n  {result.summary()}",
+                    pytrace=False)

@@ -134,7 +134,10 @@ def test_fails_exactly_its_buggy_layer(submission, tmp_path):
     result = grade(materialise(submission, tmp_path), submission.api, tmp_path, *extra)
     assert result.passed or result.failures, f"nothing ran:\n{result.stdout[-3000:]}"
     shown = {row: [check for check, _ in checks] for row, checks in result.failures.items()}
-    assert set(result.failures) == submission.fails, (
+    # A model built with the buggy layer may miss its target too (it chains the bug, as the issue allows): whether a
+    # mild bug still trains to 0.93 is the recipe's margin, not the layer's verdict.
+    chained = {f"{model.upper()} end to end" for model, needs in MODEL_NEEDS.items() if submission.fails & set(needs)}
+    assert submission.fails <= set(result.failures) <= submission.fails | chained, (
         f"{submission.name}: expected failures in {sorted(submission.fails) or 'no row'}, got {shown}")
     for row in submission.fails:  # the buggy layer's rows fail, and are graded at all
         assert result.passed[row] + len(result.failures[row]) > 0
