@@ -65,6 +65,16 @@ def forbidden_imports(target: str, loaded: list[str] = (), notebook_cells: str |
     return sorted(found, key=lambda item: (str(item.file), item.line))
 
 
+def source_statements(target: str, notebook_cells: str | None = None) -> list[ast.stmt]:
+    """The submission's top-level statements, parsed here and never run: its files' in order, then a notebook's as the
+    sandbox takes them (what the trusted side reads of the code itself, e.g. which course classes are left as their
+    template's skeleton)."""
+    mode = notebook.mode_for(target, notebook_cells)
+    files = [f for f in submission_files(target) if not (mode and f.resolve() == Path(target).resolve())]
+    return [node for file in files for node in _statements(file)] + \
+        [node for _, node in (_taken(Path(target), mode) if mode else [])]
+
+
 def _statements(file: Path) -> list[ast.stmt]:
     try:
         return ast.parse(file.read_text(errors="replace"), filename=str(file)).body

@@ -22,7 +22,7 @@ from nn_harness.cases.narrowing import narrowed as profile_narrowing
 from nn_harness.cases.registry import SPECS, CriterionSpec, LayerSpec, OptimizerSpec
 from nn_harness.checks.compare import CheckFailure
 from nn_harness.grading import points
-from nn_harness.report import repro
+from nn_harness.report import provenance, repro
 from nn_harness.run import session_sandbox, suite
 from nn_harness.run.options import OPTIONS, assignment_of, option
 from nn_harness.sandbox import adapters, notebook
@@ -89,13 +89,20 @@ def style(config: pytest.Config) -> str:
 
 def course_profile(config: pytest.Config) -> adapters.Profile:
     """The course profile as it applies to this submission: each layer's template-year variant that the sandbox
-    found in its own constructors, and the [optional] layers it does not define at all (not in its template) or leaves
-    as the template's skeleton. The sandbox's word only picks among what the profile declares."""
+    found in its own constructors, the [optional] layers it does not define at all (not in its template), and the
+    [track] layers it leaves as the template's skeleton. The sandbox's word only picks among what the profile
+    declares; what takes a layer out of the grade is checked against the source, parsed here and never run (a
+    skeleton is read from it; a layer whose class the source defines is never absent)."""
     course = adapters.profile_for(style(config))
     found = session_sandbox.hello(config)
     chosen = {layer: name for layer, name in (found.variants if found else {}).items()
               if layer in course.variants and (name == "" or name in course.variants[layer])}
-    return course.with_variants(chosen).without(found.absent if found else (), found.unfilled if found else ())
+    source = provenance.source_statements(option(config, "impl"), option(config, "notebook_cells")) \
+        if course.optional or course.track else []
+    defined = adapters.defined_in(source)
+    absent = [layer for layer in (found.absent if found else ())
+              if not defined & set(course.names.get(layer, (layer,)))]
+    return course.with_variants(chosen).without(absent, adapters.unfilled_in(source, course))
 
 
 @pytest.fixture(scope="session")

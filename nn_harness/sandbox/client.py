@@ -78,7 +78,6 @@ class Hello:
     stand_ins: list[list[str]] = field(default_factory=list)  # [module, where it is imported, why it is absent]
     variants: dict[str, str] = field(default_factory=dict)  # layer -> its template year's variant ([variants])
     absent: list[str] = field(default_factory=list)  # [optional] layers the submission does not define at all
-    unfilled: list[str] = field(default_factory=list)  # [optional] layers left as the template's skeleton
 
 
 # --------------------------------------------------------------------------------------------------- handles
@@ -593,8 +592,7 @@ def _hello(info: dict, uid: int | None) -> Hello:
                  style=str(info.get("style"))[:500], view=str(info.get("view"))[:1000], uid=uid,
                  skipped=_skipped(info.get("skipped")), aliases=_names(info.get("aliases")),
                  stand_ins=_stand_ins(info.get("stand_ins")), variants=_variants(info.get("variants")),
-                 absent=_names(info.get("absent"), count=50, length=50),
-                 unfilled=_names(info.get("unfilled"), count=50, length=50))
+                 absent=_names(info.get("absent"), count=50, length=50))
 
 
 def _names(value: Any, *, count: int = 10, length: int = 20) -> list[str]:

@@ -201,7 +201,6 @@ def hello(config: dict, server: Server, view: str) -> tuple[Any, dict]:
         info["style"] = resolved[0].name if config["api"] == "auto" else config["api"]
         info["variants"] = adapters.variants_of(impl, resolved[0])
         info["absent"] = adapters.absent_of(impl, resolved[0])
-        info["unfilled"] = adapters.unfilled_of(impl, resolved[0])
         adapted = adapters.adapt(impl, info["style"] if config["api"] == "auto" else config["api"]) \
             if impl.module is not None else impl
     except Exception as error:  # noqa: BLE001 - the profile does not fit: every check says so

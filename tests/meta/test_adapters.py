@@ -22,6 +22,7 @@ from nn_harness.checks import kinks as kink_checks
 from nn_harness.checks import layer as checks
 from nn_harness.checks.compare import CheckFailure
 from nn_harness.grading import points
+from nn_harness.report import provenance
 from nn_harness.sandbox import adapters
 from nn_harness.sandbox.adapters.base import Namespace
 from nn_harness.sandbox.loading import load_implementation
@@ -173,6 +174,9 @@ def test_layer_missing_from_the_template_year_is_not_graded_not_missing(template
     assert points.not_graded(graded, "MLP end to end", "reaches target accuracy") is None
     assert points.not_graded(profile, "Conv2d", "forward matches torch") is None  # a later year's: graded
     assert adapters.absent_of(load_implementation(TORCH7), profile) == []
+    # the trusted side's check of the sandbox's word: the 2018 source binds no Conv2d, a later year's does
+    assert "Conv2d" not in adapters.defined_in(provenance.source_statements(template_2018.target))
+    assert {"Conv2d", "MaxPool2d"} <= adapters.defined_in(provenance.source_statements(str(TORCH7)))
 
 
 def test_an_optional_layer_left_as_the_templates_skeleton_is_not_graded(tmp_path):
@@ -225,12 +229,17 @@ def test_an_optional_layer_left_as_the_templates_skeleton_is_not_graded(tmp_path
     started = skeleton.replace("        # self.output = ...\n", "        padded = np.pad(input, pad_size)\n")
     for code, unfilled in ((skeleton, ["Conv2d"]), (started, []), (source[start:end], [])):
         path.write_text(source[:start] + code + source[end:])
+        # the verdict's reading (the source, parsed on the trusted side) and the header's (the sandbox's classes)
+        assert adapters.unfilled_in(provenance.source_statements(str(path)), profile) == unfilled
         assert adapters.unfilled_of(load_implementation(str(path)), profile) == unfilled
+    path.write_text(source[:start] + skeleton + source[end:] + "\nclass Conv2d(Conv2d):\n    pass\n")  # defined again
+    assert adapters.unfilled_in(provenance.source_statements(str(path)), profile) == []  # its methods are not its own
     path.write_text(source[:start] + skeleton + source[end:])
     impl = load_implementation(str(path))
     header = adapters.describe(impl, "practical_dl")
     assert any(line.startswith("  not graded (left as its template's skeleton): Conv2d: ") for line in header), header
-    graded = profile.without(adapters.absent_of(impl, profile), adapters.unfilled_of(impl, profile))
+    graded = profile.without(adapters.absent_of(impl, profile), adapters.unfilled_in(provenance.source_statements(str(path)),
+                                                                                    profile))
     assert points.not_graded(graded, "Conv2d", "forward matches torch").startswith(
         "not graded in practical_dl: left as the template's skeleton (its Conv2d's methods compute "
         "nothing;")

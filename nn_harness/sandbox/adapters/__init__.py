@@ -197,34 +197,57 @@ def absent_of(impl: Implementation, profile: Profile) -> list[str]:
 
 
 def unfilled_of(impl: Implementation, profile: Profile) -> list[str]:
-    """The profile's [track] layers the submission defines as the template ships them: every method of the course's
-    ([detect] methods: updateOutput, updateGradInput, accGradParameters) that its classes define themselves a
-    skeleton (`_is_skeleton`), a part of the course the student's track does not ask for."""
-    module, methods = impl.module, profile.detect.get("methods", ())
-    if module is None or not methods:
+    """The profile's [track] layers the submission's module defines as the template ships them (`unfilled_in`), read
+    from its classes' source: for the report header (the verdict reads the source itself, on the trusted side)."""
+    module = impl.module
+    if module is None:
         return []
+    classes = {}
+    for layer in profile.track:
+        for name in profile.names.get(layer, (layer,)):
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(module, name))))
+            except (AttributeError, OSError, TypeError, SyntaxError):
+                continue
+            classes.update({node.name: node for node in tree.body if isinstance(node, ast.ClassDef)})
+    return unfilled_in(list(classes.values()), profile)
+
+
+def defined_in(statements: list[ast.stmt]) -> set[str]:
+    """The names these top-level statements bind: classes, functions, assignments and imports."""
+    names: set[str] = set()
+    for node in statements:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+def unfilled_in(statements: list[ast.stmt], profile: Profile) -> list[str]:
+    """The profile's [track] layers whose classes, among these top-level statements (the last definition of a name
+    counts), are still the template's skeleton: every course method ([detect] methods: updateOutput, updateGradInput,
+    accGradParameters) each defines itself is one (`_is_skeleton`), a part of the course the student's track does not
+    ask for. A class not found is not a skeleton (graded as written)."""
+    classes = {node.name: node for node in statements if isinstance(node, ast.ClassDef)}
+    methods = set(profile.detect.get("methods", ()))
     found = []
     for layer in profile.track:
-        classes = [getattr(module, name, None) for name in profile.names.get(layer, (layer,))]
-        own = [vars(cls)[name] for cls in classes if isinstance(cls, type) for name in methods if name in vars(cls)]
-        if own and len(own) >= len(classes) and all(map(_is_skeleton, own)):
+        defined = [classes.get(name) for name in profile.names.get(layer, (layer,))]
+        own = [[node for node in cls.body if isinstance(node, ast.FunctionDef) and node.name in methods]
+               for cls in defined if cls is not None]
+        if defined and None not in defined and all(own) and all(_is_skeleton(f) for fs in own for f in fs):
             found.append(layer)
     return found
 
 
-def _is_skeleton(method: Any) -> bool:
+def _is_skeleton(function: ast.FunctionDef) -> bool:
     """Whether a method is still the template's skeleton: its body only docstrings and comments, `pass`, asserts,
     local names set from expressions without calls (`pad_size = self.kernel_size // 2`), and `return self.output`
-    (any attribute: what an unfilled torch7-style method returns is the None it started with) or `return`. Source that
-    cannot be read is not a skeleton (graded as written)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return False
-    function = tree.body[0] if tree.body else None
-    if not isinstance(function, ast.FunctionDef):
-        return False
-
+    (any attribute: what an unfilled torch7-style method returns is the None it started with) or `return`."""
     def names_only(target: ast.expr) -> bool:
         return isinstance(target, ast.Name) or (isinstance(target, ast.Tuple) and all(map(names_only, target.elts)))
 
