@@ -304,6 +304,8 @@ def _notebook_sections(path: Path) -> list[tuple[int, str, int, str]]:
 def _script_sections(path: Path) -> list[tuple[int, str, int, str]]:
     """The code sections of an exported .py, between `# %%` / `# In[ ]:` markers (`# %% [markdown]` is not code)."""
     lines = path.read_text(errors="replace").splitlines(True)
+    if not lines:  # an empty file: no section at all
+        return []
     starts = [i for i, line in enumerate(lines) if _MARKER.match(line)]
     if not starts or any(_code(line) for line in lines[:starts[0]]):
         starts = [0, *starts]
