@@ -1,4 +1,13 @@
-"""The hypothesis profiles (`--profile`): how many cases each check draws, and whether every run draws the same."""
+"""The hypothesis profiles (`--profile`) and how many cases each check draws (`--examples`).
+
+In the grading profile each check draws its measured count (examples.toml, written by `python -m bench.kill_curve`):
+twice the examples it needed, over the mutant bank, to kill every mutant it kills with 300, and at least 3. A check
+the bank gives no measurement for draws the profile's max_examples.
+"""
+
+import functools
+import tomllib
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -9,11 +18,8 @@ PROFILES = {  # grading is derandomized: every run, and every student, faces the
     "dev": {"derandomize": True, "max_examples": 8},
     "thorough": {"derandomize": False, "max_examples": 300},
 }
-# The contract's properties (dtype kept, input untouched, gradients accumulate, zero_grad zeroes, no stale cache,
-# train/eval) fail on nearly every case where they fail at all; the breadth of shapes and arguments is what the
-# value checks (forward, backward, finite differences: the profile's max_examples) need. Half the checks are contract
-# checks, so this is a third of a run's time (benchmarks: bench/class_throughput.py).
-CONTRACT_EXAMPLES = {"grading": 10, "dev": 4, "thorough": 300}
+MEASURED = Path(__file__).with_name("examples.toml")
+MEASURED_IN = ("grading", "dev")  # the profiles whose checks draw the measured counts (dev: at most its own)
 
 
 def load(name: str) -> None:
@@ -21,3 +27,42 @@ def load(name: str) -> None:
     for each, values in PROFILES.items():
         settings.register_profile(each, **values, **_COMMON)
     settings.load_profile(name)
+
+
+def read_counts(path: Path) -> dict[str, int]:
+    """The [examples] table of a counts file: check name -> cases it draws (a ValueError names what is wrong)."""
+    try:
+        table = tomllib.loads(path.read_text()).get("examples", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: {error}") from None
+    wrong = [name for name, count in table.items() if type(count) is not int or count < 1]
+    if not isinstance(table, dict) or wrong:
+        raise ValueError(f"{path}: [examples] must map check names to positive integers ({', '.join(wrong)})")
+    return table
+
+
+def counts(given: str | None) -> int | dict[str, int] | None:
+    """What `--examples` asks for: one count for every check, a table per check (a .toml), or None (the profile's)."""
+    if given is None:
+        return None
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    if given.endswith(".toml"):
+        return read_counts(Path(given))
+    raise ValueError(f"{given!r} is neither a positive number nor a .toml file of counts per check")
+
+
+def examples_for(check: str, profile: str, given: int | dict[str, int] | None) -> int:
+    """How many cases `check` draws in this run."""
+    most = PROFILES[profile]["max_examples"]
+    if isinstance(given, int):
+        return given
+    if given is None and profile not in MEASURED_IN:
+        return most
+    table = given if given is not None else _measured()
+    return min(table.get(check, most), most) if profile == "dev" else table.get(check, most)
+
+
+@functools.cache
+def _measured() -> dict[str, int]:
+    return read_counts(MEASURED)

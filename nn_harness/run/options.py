@@ -13,6 +13,9 @@ OPTIONS = {  # option: (environment variable, default, help)
     "api": ("NN_API", "native", "the course profile it is written in: a shipped profile's name (native, torch7, "
             "practical_dl, cs231n, ...), a path to a profile .toml, or auto (docs/adapters.md)"),
     "profile": ("NN_PROFILE", "grading", "hypothesis profile: grading (derandomized), dev (fast) or thorough"),
+    "examples": ("NN_EXAMPLES", None, "cases each check draws: one number for every check, or a .toml whose "
+                 "[examples] table gives a count per check (default: the profile's; grading draws the counts "
+                 "measured by bench/kill_curve.py, nn_harness/cases/examples.toml)"),
     "mnist_dir": ("MNIST_DIR", None, "folder with the official MNIST files (default: the embedded 5,000-digit subset)"),
     "plots": ("NN_PLOTS", None, "folder for learning-curve PNGs of the end-to-end checks"),
     "repro_dir": ("NN_REPRO_DIR", None, "save each failing layer case here as .npz + a standalone script"),

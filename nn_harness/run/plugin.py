@@ -35,6 +35,10 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = option(config, "profile")
     if profile not in profiles.PROFILES:
         raise pytest.UsageError(f"--profile / NN_PROFILE: unknown profile {profile!r} (one of {', '.join(profiles.PROFILES)})")
+    try:
+        profiles.counts(option(config, "examples"))
+    except ValueError as error:
+        raise pytest.UsageError(f"--examples / NN_EXAMPLES: {error}") from None
     if option(config, "api") != "auto":
         try:
             adapters.adapter_for(adapters.profile_for(option(config, "api")))
@@ -141,9 +145,19 @@ class Verifier:
         @given(case=cases)
         def prop(case: Any) -> None:
             seen.append(case)
-            check(module, case)
+            try:
+                check(module, case)
+            except CheckFailure:
+                first.append(len(seen))
+                raise
 
-        self._report(names, check, prop, lambda: seen[-1])
+        first: list[int] = []
+        try:
+            self._report(names, check, prop, lambda: seen[-1])
+        finally:  # in the JUnit report: what the check drew, and at which it first failed (bench/kill_curve.py)
+            self.request.node.user_properties.append(("examples drawn", len(seen)))
+            if first:
+                self.request.node.user_properties.append(("first failing example", first[0]))
 
     def once(self, names: tuple[str, ...], check: Callable[..., None], *args: Any) -> None:
         """`check(implementation, *args)` once: for statistical checks with a fixed sample size."""
@@ -152,11 +166,11 @@ class Verifier:
         self._report(names, check, lambda: check(module, *args), lambda: f"{names[0]}({', '.join(map(repr, args))})")
 
     def _examples(self) -> settings:
-        """The profile's settings; a contract check draws CONTRACT_EXAMPLES cases; a check beyond the course (worth
+        """The profile's settings; the check draws its count (nn_harness/cases/profiles.py); a check beyond the course (worth
         nothing) reports the first failing case it finds, unshrunk: shrinking one took most of a run's time."""
-        found = {}
-        if points.kind_of(self.request.node) == "contract":
-            found["max_examples"] = profiles.CONTRACT_EXAMPLES[option(self.request.config, "profile")]
+        config = self.request.config
+        found = {"max_examples": profiles.examples_for(self._check_name(), option(config, "profile"),
+                                                       profiles.counts(option(config, "examples")))}
         layer = dict(self.request.node.user_properties).get("layer", "")
         if points.beyond(self.profile, layer, self._check_name(), option(self.request.config, "grade_over")):
             found["phases"] = (Phase.explicit, Phase.reuse, Phase.generate)
