@@ -1,8 +1,9 @@
 """`nn-harness grade-all` and `nn-harness gradebook`: grade a class's folder of submissions, then its gradebook.
 
-Each submission is graded by the ordinary single-submission command (`python -m nn_harness --impl ... --grade-json
-...`) in a process group of its own, so a submission that hangs the grader or crashes it costs only its own row,
-and the batch itself never imports a submission. See docs/classroom.md.
+Each submission is graded by the ordinary single-submission command (`nn-harness --impl ... --grade-json ...`),
+forked by a warm grader (nn_harness/grading/warm.py: the harness imported once per job), in a process group of its
+own, so a submission that hangs the grader or crashes it costs only its own row, and the batch itself never imports
+a submission. See docs/classroom.md.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ast
 import hashlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from nn_harness.grading import gradebook
+from nn_harness.grading import gradebook, warm
 
 SOURCES = (".py", ".ipynb")
 RESERVED = ("--impl", "--grade-json", "--html")  # set by grade-all for each submission
@@ -34,6 +36,7 @@ PARTIAL, PARTIAL_HTML = "results.partial.json", "report.partial.html"  # a run's
 # pytest-xdist workers per grading run. Measured on the 2-core machine (docs/classroom.md): with one run per core,
 # workers of its own only add start-up cost, so -n 0 at every --jobs.
 WORKERS = "0"
+HARNESS = (sys.executable, "-m", "nn_harness")  # a cold run: the harness in a fresh interpreter (--cold)
 GRACE_S = 10  # after SIGTERM, the harness writes its partial report and stops its sandboxes; then SIGKILL
 
 
@@ -204,9 +207,10 @@ def exit_reason(code: int) -> str:
 
 
 def command(submission: Submission, report: Path, html: Path, extra: list[str]) -> list[str]:
-    """Our -n comes before the extra args, so an explicit `-- -n 2` wins."""
-    return [sys.executable, "-m", "nn_harness", "--impl", str(submission.impl), "--grade-json", str(report),
-            "--html", str(html), "-n", WORKERS, "-p", "no:cacheprovider", *extra]
+    """The arguments of `nn-harness` for one submission; our -n comes before the extra args, so an explicit `-- -n 2`
+    wins."""
+    return ["--impl", str(submission.impl), "--grade-json", str(report), "--html", str(html), "-n", WORKERS,
+            "-p", "no:cacheprovider", *extra]
 
 
 def verdict(code: int | None, report: Path, timeout: float) -> str:
@@ -225,7 +229,8 @@ def verdict(code: int | None, report: Path, timeout: float) -> str:
     return f"not graded: results.json {problem} (exit code {code}); see log.txt" if problem else gradebook.GRADED
 
 
-def grade(submission: Submission, out: Path, extra: list[str], timeout: float, running: Running) -> Outcome:
+def grade(submission: Submission, out: Path, extra: list[str], timeout: float, running: Running,
+          grader: warm.WarmGrader | None = None) -> Outcome:
     """Grade one submission into out/<name>/: results.json (only when graded), results.partial.json (what an
     unfinished run left), log.txt (the last run's terminal output), report.html (the visual report) and status.json
     (the last run's outcome and why).
@@ -247,7 +252,7 @@ def grade(submission: Submission, out: Path, extra: list[str], timeout: float, r
     if submission.impl is None:
         status = f"not graded: {submission.problem}"
     else:
-        code = run(command(submission, partial, html, extra), folder / "log.txt", timeout, running)
+        code = run(command(submission, partial, html, extra), folder / "log.txt", timeout, running, grader)
         status = verdict(code, partial, timeout)
     keep(folder, status, had_grade)
     if status != gradebook.GRADED and had_grade:
@@ -281,11 +286,18 @@ def write_status(path: Path, submission: Submission, outcome: Outcome) -> None:
     os.replace(tmp, path)
 
 
-def run(argv: list[str], log: Path, timeout: float, running: Running) -> int | None:
-    """The exit code, or None when the run was stopped after `timeout` seconds."""
+def run(argv: list[str], log: Path, timeout: float, running: Running, grader: warm.WarmGrader | None = None
+        ) -> int | None:
+    """The exit code of `nn-harness *argv`, forked by the warm `grader` (started cold without one, or when it cannot),
+    or None when the run was stopped after `timeout` seconds."""
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        try:
+            if grader is None:
+                raise OSError("no warm grader")
+            process: subprocess.Popen | warm.WarmChild = grader.spawn(argv, log)
+        except OSError:
+            process = subprocess.Popen([*HARNESS, *argv], stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         running.add(process)
         try:
             return process.wait(timeout)
@@ -316,14 +328,26 @@ class Progress:
 
 
 def grade_all(submissions: list[Submission], out: Path, extra: list[str], *, jobs: int, timeout: float,
-              force: bool) -> dict[str, Outcome]:
-    """Grade those not graded yet (all with `force`), `jobs` at a time; the outcome of each graded now."""
+              force: bool, cold: bool = False) -> dict[str, Outcome]:
+    """Grade those not graded yet (all with `force`), `jobs` at a time, by warm graders (`cold`: each in a fresh
+    interpreter); the outcome of each graded now."""
     todo = [s for s in submissions if force or gradebook.load_results(out / s.name / gradebook.RESULTS) is None]
     print(f"grade-all: {len(submissions)} submissions, {len(submissions) - len(todo)} already graded (skipped), "
           f"{len(todo)} to grade, {jobs} at a time", file=sys.stderr, flush=True)
     progress, running, outcomes = Progress(len(todo)), Running(), {}
+    graders: queue.SimpleQueue[warm.WarmGrader | None] = queue.SimpleQueue()
+    for _ in range(min(jobs, len(todo))):  # one warm grader per job, each running one submission at a time
+        graders.put(None if cold else warm.WarmGrader())
+
+    def graded(submission: Submission) -> Outcome:
+        grader = graders.get()
+        try:
+            return grade(submission, out, extra, timeout, running, grader)
+        finally:
+            graders.put(grader)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade, s, out, extra, timeout, running): s for s in todo}
+        futures = {pool.submit(graded, s): s for s in todo}
         try:
             for future in as_completed(futures):
                 outcomes[futures[future].name] = outcome = future.result()
@@ -332,6 +356,11 @@ def grade_all(submissions: list[Submission], out: Path, extra: list[str], *, job
             pool.shutdown(wait=False, cancel_futures=True)
             running.stop_all()
             raise
+        finally:
+            while not graders.empty():
+                grader = graders.get()
+                if grader is not None:
+                    grader.close()
     return outcomes
 
 
@@ -361,6 +390,8 @@ def parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1,
                            help="submissions graded at once (default: the number of CPUs)")
     grade_cmd.add_argument("--force", action="store_true", help="grade again those already graded")
+    grade_cmd.add_argument("--cold", action="store_true", help="grade each submission in a fresh interpreter (default: "
+                           "forked from a warm grader per job, which imports the harness once)")
     grade_cmd.add_argument("--shard", type=parse_shard, help="K/N: grade only the K-th of N shards (a hash of the name)")
     grade_cmd.add_argument("--submission-timeout", type=_positive(float), default=600.0,
                            help="seconds before a submission's whole run is stopped (default: 600)")
@@ -387,7 +418,8 @@ def main(argv: list[str]) -> int:
     if not args.submissions.is_dir():
         parser().error(f"{args.submissions} is not a folder")
     submissions = in_shard(discover(args.submissions), args.shard)
-    grade_all(submissions, args.out, extra, jobs=args.jobs, timeout=args.submission_timeout, force=args.force)
+    grade_all(submissions, args.out, extra, jobs=args.jobs, timeout=args.submission_timeout, force=args.force,
+              cold=args.cold)
     rows = gradebook.write_gradebook([args.out], args.out)
     kept = [row.name for row in rows if row.regrade_failed]
     if kept:

@@ -294,7 +294,7 @@ def test_only_a_finished_run_with_a_valid_report_is_graded(tmp_path: Path) -> No
 
 # ---------------------------------------------------------------------------------------------------- regrades
 
-# Stands in for `python -m nn_harness` (grade_all.command), so a regrade's failures take a second, not a run:
+# Stands in for `python -m nn_harness` (grade_all.HARNESS, cold), so a regrade's failures take a second, not a run:
 # "grade" writes the report it is given and exits 1 (checks failed); "crash" writes half of it (as a run killed
 # mid-write leaves it) and exits 3; "hang" writes half of it and sleeps past grade-all's timeout.
 FAKE_HARNESS = """\
@@ -310,13 +310,14 @@ sys.exit(1 if mode == "grade" else 3)
 
 def fake_harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str, report: dict) -> None:
     script = make(tmp_path / "fake", {"harness.py": FAKE_HARNESS}) / "harness.py"
+    monkeypatch.setattr(grade_all, "HARNESS", (sys.executable, str(script)))
     monkeypatch.setattr(grade_all, "command", lambda submission, partial, html, extra:
-                        [sys.executable, str(script), mode, str(partial), str(html), json.dumps(report)])
+                        [mode, str(partial), str(html), json.dumps(report)])
 
 
 def regrade(out: Path, timeout: float = 30) -> grade_all.Outcome:
     alice = grade_all.Submission("alice", out.parent / "alice.py")
-    return grade_all.grade_all([alice], out, [], jobs=1, timeout=timeout, force=True)["alice"]
+    return grade_all.grade_all([alice], out, [], jobs=1, timeout=timeout, force=True, cold=True)["alice"]
 
 
 @pytest.mark.parametrize(("failure", "timeout", "why"), [
