@@ -13,7 +13,7 @@ import reference
 from nn_harness.cases import strategies as s
 from nn_harness.cases.registry import LayerSpec
 from nn_harness.cases.returned import strict_array
-from nn_harness.sandbox.student import CheckFailure, call, method
+from nn_harness.sandbox.student import CheckFailure, call, later, method
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,9 @@ def build(impl: Any, case: LayerCase) -> Built:
         if not isinstance(current, np.ndarray) or current.shape != value.shape:
             raise CheckFailure(f"{spec.name} must keep {name} as an array attribute of shape {value.shape}, like torch")
         current[...] = value
-    call(f"{spec.name}.zero_grad()", method(layer, "zero_grad", spec.name))
-    call(f"{spec.name}.{case.mode}()", method(layer, case.mode, spec.name))
+    # Their results are not used: they go with the next request (the check's first forward).
+    later(f"{spec.name}.zero_grad()", method(layer, "zero_grad", spec.name))
+    later(f"{spec.name}.{case.mode}()", method(layer, case.mode, spec.name))
     return Built(layer, twin, names, values, buffers)
 
 

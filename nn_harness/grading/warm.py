@@ -1,18 +1,15 @@
-"""Warm graders: grade-all's grading runs forked from a process that has imported the harness once.
+"""Warm graders, as grade-all drives them: its grading runs forked from a process that has imported the harness
+once (the grader: nn_harness/run/warm_grader.py).
 
 A grading run is the ordinary single-submission command (`nn-harness --impl ...`); started cold, each one first
-imports torch, hypothesis, pytest and the harness. A warm grader is a process that imports them once and then forks
-one child per submission, which runs that command (nn_harness/run/cli.py) in a session of its own with its output
-in the submission's log: what a cold run does, less the imports. Nothing of one child reaches the next (each is a
-fresh copy of the grader), and no child runs submission code itself: the harness's sandbox does, as in a cold run.
-
-The protocol, one JSON line each way: {"argv": [...], "log": path} -> {"pid": n}, then {"pid": n, "exit": code} when
-the child ends (its exit code as subprocess reports it: negative for a signal).
+imports torch, hypothesis, pytest and the harness. A warm grader imports them once and forks one run per submission,
+in a process group of its own with its output in the submission's log: what a cold run does, less the imports.
+Nothing of one run reaches the next (each is a fresh copy of the grader), and no run executes submission code
+itself: the harness's sandbox does, as in a cold run.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import signal
@@ -20,12 +17,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO
 
-# What every grading run imports, so the children find it imported (the slow part of a cold start).
-PRELOAD = ("numpy", "torch", "hypothesis", "pytest", "xdist", "matplotlib", "matplotlib.pyplot", "reference",
-           "nn_harness.run.cli", "nn_harness.run.plugin", "nn_harness.run.verdicts", "nn_harness.report.html_page",
-           "nn_harness.checks.layer", "nn_harness.checks.loss", "nn_harness.checks.optim", "nn_harness.training.data")
+SERVER = "nn_harness.run.warm_grader"  # the grader itself: the run stage's, as the cold command is
 
 
 class WarmChild:
@@ -75,7 +68,7 @@ class WarmGrader:
             raise OSError(f"warm grader: {error}") from None
 
     def _start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "nn_harness.grading.warm"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", SERVER], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                         start_new_session=True)
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
@@ -112,60 +105,3 @@ class WarmGrader:
         if process is not None:
             process.kill()
             process.wait()
-
-
-# ------------------------------------------------------------------------------------------------- the grader
-
-def serve(requests: IO[str], replies: IO[str]) -> None:
-    """Answer requests until the channel closes: fork a grading run for each, report its pid, wait, report its code."""
-    for line in requests:
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _child(request["argv"], request["log"])
-        os.setpgid(pid, pid)  # here too (the child sets it as well): a group of its own before its pid is reported
-        replies.write(json.dumps({"pid": pid}) + "\n")
-        replies.flush()
-        _, status = os.waitpid(pid, 0)
-        replies.write(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}) + "\n")
-        replies.flush()
-
-
-def _child(argv: list[str], log: str) -> None:
-    """The grading run: a process group of its own (grade-all stops it, sandboxes and all, as one), its output in
-    the log."""
-    code = 3
-    try:
-        os.setpgid(0, 0)
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own descriptors, for its lifetime
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        from nn_harness.run.cli import main
-
-        code = main(argv)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    except BaseException:  # noqa: BLE001 - as a cold run's crash would: its traceback in the log, exit code 3
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-if __name__ == "__main__":
-    import importlib
-
-    for name in PRELOAD:
-        importlib.import_module(name)
-    serve(sys.stdin, sys.stdout)

@@ -26,7 +26,7 @@ from nn_harness.report import provenance, repro
 from nn_harness.run import session_sandbox, suite
 from nn_harness.run.options import OPTIONS, assignment_of, option
 from nn_harness.sandbox import adapters, notebook
-from nn_harness.sandbox.client import SandboxLost
+from nn_harness.sandbox.client import SandboxLost, flush
 from nn_harness.training import data
 
 Spec = LayerSpec | CriterionSpec | OptimizerSpec
@@ -147,6 +147,7 @@ class Verifier:
             seen.append(case)
             try:
                 check(module, case)
+                flush(module)  # a deferred call's failure is this case's
             except CheckFailure:
                 first.append(len(seen))
                 raise

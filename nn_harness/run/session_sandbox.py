@@ -207,13 +207,14 @@ class Isolation:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
-        lost = None
+        lost, requests = None, self.sandbox.requests
         try:
             result = yield
         except SandboxLost as error:
             lost = str(error)
         finally:  # also when the check failed with the loss as its own message
             self._note_stuck(item)
+            item.user_properties.append(("sandbox requests", self.sandbox.requests - requests))  # bench/speed.py
         props = dict(item.user_properties)
         if "layer" not in props:
             if lost:

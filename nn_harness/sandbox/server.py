@@ -1,7 +1,8 @@
 """The sandbox server: imports the submission (after nn_harness/sandbox/imports.py has set up what its imports find),
 adapts it to the contract, and answers the trusted side's requests.
 
-Requests (nn_harness/sandbox/client.py sends them): getattr, setattr, call, callmethod, files, service. Every array the
+Requests (nn_harness/sandbox/client.py sends them): getattr, setattr, call, callmethod, files, service, flush; any
+of them may first carry deferred method calls ("before": the trusted side's RemoteMethod.later), made in order. Every array the
 server hands out or receives gets a handle, so both sides keep seeing the same live array: before each request
 the trusted side sends what it wrote into shared arrays; after it, the server sends what changed here. Objects
 that are not plain data stay here and are represented there by their handle.
@@ -79,6 +80,7 @@ class Server:
     # -- requests
     def handle(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         enc = wire.Encoder(self.encode_other)
+        deferred = None  # the index of the deferred call running (client.RemoteMethod.later), while one is
         try:
             for handle, node in header.get("writes", []):
                 target = self.objects.get(handle)
@@ -88,13 +90,18 @@ class Server:
                 self.last[handle] = wire.fingerprint(target)
             for handle in header.get("release", []):  # after the writes: the last thing the trusted side did to it
                 self.release(handle)
+            before = wire.decode(header.get("before", []), blobs, lambda n: self.tagged(n, blobs))
             args = wire.decode(header.get("args", []), blobs, lambda n: self.tagged(n, blobs))
+            for index, (fn, positional) in enumerate(before):  # in order, before the request itself
+                deferred = index
+                fn(*positional)
+            deferred = None
             reply = {"ok": enc(self.dispatch(str(header.get("op")), *args))}
         except BaseException as error:  # noqa: BLE001 - whatever the submission raises is the trusted side's verdict
             if isinstance(error, wire.WireError):  # ours, not the submission's
                 error = RuntimeError(f"the request could not be read: {error}")
             enc = wire.Encoder(self.encode_other)
-            reply = {"error": self.error(error)}
+            reply = {"error": self.error(error), **({} if deferred is None else {"before": deferred})}
         reply["updates"] = self.updates(enc)
         reply["blobs"] = enc.lengths
         return reply, enc.blobs
@@ -115,6 +122,8 @@ class Server:
         if op == "callmethod":
             target, name, positional, keywords = args
             return getattr(target, name)(*positional, **keywords)
+        if op == "flush":  # nothing but the deferred calls before it
+            return None
         if op == "files":
             return self.loaded_files()
         if op == "service":

@@ -68,14 +68,28 @@ def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
     except CheckFailure:
         raise
     except RaisedInSubmission as error:
-        where = f"\n  at {error.where}" if error.where else ""
-        raise CheckFailure(f"{what} raised {error.type_name}: {error.message}{where}") from None
+        raise failure(what, error) from None
     except Exception as error:  # noqa: BLE001 - any failure of the code under test is a verdict, not a crash
         frame = student_frame(error.__traceback__)
         raise CheckFailure(
             f"{what} raised {type(error).__name__}: {error}\n"
             f"  at {frame.filename}:{frame.lineno}: {frame.line}"
         ) from None
+
+
+def later(what: str, fn: Callable[..., Any], *args: Any) -> None:
+    """`call(what, fn, *args)` for a call whose result is not used: a method of an object in the sandbox is sent with
+    the next request (client.RemoteMethod.later), whose failure then names `what`; anything else is called now."""
+    if hasattr(fn, "later"):
+        fn.later(what, *args)
+    else:
+        call(what, fn, *args)
+
+
+def failure(what: str, error: RaisedInSubmission) -> CheckFailure:
+    """What the submission raised in `what`, as the check's failure: the type, the message, the student's line."""
+    where = f"\n  at {error.where}" if error.where else ""
+    return CheckFailure(f"{what} raised {error.type_name}: {error.message}{where}")
 
 
 def method(obj: Any, name: str, owner: str) -> Callable[..., Any]:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from nn_harness.sandbox import wire
-from nn_harness.sandbox.client import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost
-from nn_harness.sandbox.student import CheckFailure, call
+from nn_harness.sandbox.client import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost, flush
+from nn_harness.sandbox.student import CheckFailure, call, later
 
 LAYER = '''
 import numpy as np
@@ -153,6 +153,37 @@ def test_what_the_submission_raises_names_its_line(box):
     layer = box.root.Scale(2)
     with pytest.raises(CheckFailure, match=r"Scale.forward raised ValueError: .*\n  at .*sub.py:\d+: return x \* self.w"):
         call("Scale.forward", layer.forward, np.ones((2, 3)))
+
+
+def test_a_deferred_call_goes_with_the_next_request_and_its_failure_names_it(tmp_path):
+    box = sandbox(tmp_path, LAYER + '''
+class Broken(Scale):
+    calls = 0
+
+    def forward(self, x):
+        Broken.calls += 1
+        return super().forward(x)
+
+    def train(self):
+        raise ValueError("no mode here")
+''')
+    layer = box.root.Scale(2)
+    grad = layer.g  # the live buffer, shared
+    grad[...] = 5
+    later("Scale.zero_grad()", layer.zero_grad)  # not sent yet: one request fewer
+    assert np.array_equal(grad, [5, 5])
+    call("Scale.forward", layer.forward, np.ones((1, 2)))
+    assert np.array_equal(grad, [0, 0])  # made before the forward, with it
+
+    broken = box.root.Broken(2)
+    later("Broken.train()", broken.train)
+    with pytest.raises(CheckFailure, match=r"^Broken.train\(\) raised ValueError: no mode here\n  at .*sub.py:\d+"):
+        call("Broken.forward", broken.forward, np.ones((1, 2)))
+    assert box.root.Broken.calls == 0, "the request after a failed deferred call is not made"
+    later("Broken.train()", broken.train)
+    with pytest.raises(CheckFailure, match=r"^Broken.train\(\) raised ValueError"):  # a check's last call too
+        flush(broken)
+    box.stop()
 
 
 # ------------------------------------------------------------------------------------------------ the view
