@@ -1,6 +1,6 @@
 """`python -m bench.speed`: how long grading one submission takes, beside the targets (issue 21), in one run.
 
-    python -m bench.speed [--rounds 1] [--skip-hang]
+    python -m bench.speed [--rounds 1] [--skip-hang] [--write-deadlines]
 
 Each row is the ordinary command on impl/ (`python -m nn_harness --impl impl --junitxml FILE`), with the data the
 caller's environment gives (MNIST_DIR: the full MNIST; else the embedded subset):
@@ -8,6 +8,8 @@ caller's environment gives (MNIST_DIR: the full MNIST; else the embedded subset)
   sandbox round trips, summed from the JUnit report's properties;
 - impl/ with a ReLU.forward that never returns: the whole run's wall seconds (its first check waits out one deadline;
   the others fail at once).
+`--write-deadlines` writes impl/'s seconds per check, from the -n 0 run, for the checks' deadlines
+(nn_harness/run/deadlines.py), with the calibration workload's seconds on this machine.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
+
+from nn_harness.run import deadlines
 
 ROOT = Path(__file__).resolve().parent.parent
 FORWARD = "    def forward(self, input: np.ndarray) -> np.ndarray:\n"
@@ -34,9 +39,11 @@ def grade(impl: Path, workers: str, scratch: Path) -> dict[str, float]:
     subprocess.run([sys.executable, "-m", "nn_harness", "--impl", str(impl), "-n", workers, "--junitxml", str(junit),
                     "-p", "no:cacheprovider"], cwd=scratch, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - start
-    found = {"wall": wall, "checks": 0, "failed": 0, "examples": 0, "requests": 0}
+    found = {"wall": wall, "checks": 0, "failed": 0, "examples": 0, "requests": 0, "seconds": {}}
     for case in ET.parse(junit).iter("testcase"):
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        if props.get("kind") != "end-to-end" and "layer" in props:
+            found["seconds"][f"{props['layer']}: {props.get('check')}"] = float(case.get("time", 0))
         found["checks"] += 1
         found["failed"] += case.find("failure") is not None or case.find("error") is not None
         found["examples"] += int(props.get("examples drawn", 0))
@@ -59,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="runs per row (the median is shown)")
     parser.add_argument("--skip-hang", action="store_true")
+    parser.add_argument("--write-deadlines", action="store_true",
+                        help="write impl/'s seconds per check (the -n 0 run) for the deadlines: "
+                             f"{deadlines.TABLE.relative_to(ROOT)}")
     args = parser.parse_args(argv)
+    calibration = deadlines.calibrate()  # before the runs, on an idle machine
     print(f"MNIST: {os.environ.get('MNIST_DIR') or 'the embedded subset'}; {os.cpu_count()} CPUs; "
           f"{args.rounds} round(s) per row")
     rows = [("impl/, every check, -n auto", ROOT / "impl", "auto", "<= 12 s"),
@@ -77,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<45} {wall:>7.1f} {target:>8} {last['checks']:>6} {last['failed']:>6} "
                   f"{last['examples']:>6} {last['requests']:>8} {'<= 8,000' if 'hanging' not in name else '':>9}",
                   flush=True)
+            if workers == "0" and "hanging" not in name and args.write_deadlines and not last["failed"]:
+                deadlines.write(last["seconds"], calibration, f"Written by `python -m bench.speed --write-deadlines` "
+                                f"on {date.today()}, {os.cpu_count()} CPUs, -n 0.")
+                print(f"written: {deadlines.TABLE.relative_to(ROOT)} ({len(last['seconds'])} checks; calibration "
+                      f"{calibration:.4f} s)")
     return 0
 
 

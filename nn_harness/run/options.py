@@ -24,8 +24,9 @@ OPTIONS = {  # option: (environment variable, default, help)
     "html": ("NN_HTML", None, "write a self-contained HTML report here: the verdict, every failure, heat maps of "
              "each mismatched array (expected, got, difference) and the learning curves"),
     "weights": ("NN_WEIGHTS", None, "points table replacing nn_harness/grading/weights.toml"),
-    "check_timeout": ("NN_CHECK_TIMEOUT", None, "seconds per check before it fails as timed out (default 60; "
-                      "end-to-end checks: pytest-timeout's --timeout)"),
+    "check_timeout": ("NN_CHECK_TIMEOUT", None, "seconds per check before it fails as timed out, one for every check "
+                      "(default: each check's own, from impl/'s time for it on this machine, at least 30 s: "
+                      "nn_harness/run/deadlines.py; end-to-end checks: pytest-timeout's --timeout)"),
     "memory_limit_mb": ("NN_MEMORY_LIMIT_MB", None, "address-space limit of the sandbox process running the "
                         "implementation, in MB (default 4096; 0 for none)"),
     "grade_over": ("NN_GRADE_OVER", "expressible", "the grade: over the checks the profile grades (expressible) "

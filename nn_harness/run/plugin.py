@@ -23,7 +23,7 @@ from nn_harness.cases.registry import SPECS, CriterionSpec, LayerSpec, Optimizer
 from nn_harness.checks.compare import CheckFailure
 from nn_harness.grading import points
 from nn_harness.report import provenance, repro
-from nn_harness.run import session_sandbox, suite
+from nn_harness.run import deadlines, session_sandbox, suite
 from nn_harness.run.options import OPTIONS, assignment_of, option
 from nn_harness.sandbox import adapters, notebook
 from nn_harness.sandbox.client import SandboxLost, flush
@@ -66,6 +66,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [impl_lines[0],
             f"hypothesis profile: {option(config, 'profile')}; numpy {np.__version__}, torch {version('torch')}",
             f"mnist: {data.describe(option(config, 'mnist_dir'))}",
+            f"check deadline: {option(config, 'check_timeout')} s each (--check-timeout)" if option(config, "check_timeout")
+            else deadlines.describe(),
             *([assignment_of(config).header()] if assignment_of(config) else []),
             *impl_lines[1:]]
 

@@ -4,8 +4,9 @@ No pytest process imports the submission. Each process that runs checks owns one
 the controller starts one first, for the report header and --api auto's choice, and tells the workers (so every
 process grades under the same profile, and a submission whose import hangs or crashes costs that only once). Per
 check, here:
-  - the deadline (--check-timeout / NN_CHECK_TIMEOUT; end-to-end checks: pytest-timeout's --timeout) is the
-    sandbox's: past it the sandbox is killed and the check fails as timed out;
+  - the deadline (nn_harness/run/deadlines.py, from impl/'s time for the check; --check-timeout / NN_CHECK_TIMEOUT
+    for a flat one; end-to-end checks: pytest-timeout's --timeout) is the sandbox's: past it the sandbox is killed
+    and the check fails as timed out;
   - a sandbox lost during a check (killed, crashed, over a limit) fails that check with the reason; the next check
     gets a new one;
   - afterwards the sandbox's memory map is read: a mapped torch, TensorFlow or JAX fails the check that was running
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 
 from nn_harness.grading.points import shown_name
+from nn_harness.run import deadlines
 from nn_harness.run.options import given, option
 from nn_harness.sandbox import adapters, packages
 from nn_harness.sandbox.adapters import profile as profiles
@@ -37,7 +39,6 @@ from nn_harness.sandbox.notebook import Skip
 STATE_ENV = "NN_STATE_DIR"  # set by the controller for its workers; internal
 VERDICT_ENV = "NN_IMPORT_VERDICT"  # the controller's sandbox's Hello, for the workers; internal
 DEFAULT_MEMORY_MB = 4096
-DEFAULT_CHECK_TIMEOUT = 60.0  # a whole check (all its hypothesis examples); the slowest takes ~5 s on one core
 FRAMEWORKS_PROPERTY = "frameworks"
 
 
@@ -183,13 +184,15 @@ class Isolation:
         if dict(item.user_properties).get("kind") == "end-to-end":
             value = self.config.getoption("timeout", None) or self.config.getini("timeout")
             return float(value) if value else None
-        return DEFAULT_CHECK_TIMEOUT
+        props = dict(item.user_properties)
+        return deadlines.deadline(f"{props.get('layer')}: {props.get('check')}")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Any:
         layer = dict(item.user_properties).get("layer")
-        if layer in self.stuck:  # it hung or blew its memory once in this process: one deadline is enough
-            raise pytest.fail.Exception(f"{layer}: not run: {self.stuck[layer]}", pytrace=False)
+        stuck = self.stuck.get(layer) or self._stuck_elsewhere(layer)
+        if stuck:  # it hung or blew its memory once in this run: one deadline is enough
+            raise pytest.fail.Exception(f"{layer}: not run: {stuck}", pytrace=False)
         if layer is not None:
             self.sandbox.begin(self.timeout_for(item))
         try:
@@ -202,8 +205,23 @@ class Isolation:
         this process fail at once."""
         props, reason = dict(item.user_properties), self.sandbox.lost or ""
         layer = props.get("layer")
-        if layer not in (None, "Submission") and (reason.startswith(STUCK) or "killed by signal SIGKILL" in reason):
-            self.stuck.setdefault(layer, f"in check {props.get('check', item.name)!r} it {reason.splitlines()[0]}")
+        if layer not in (None, "Submission") and (reason.startswith(STUCK) or "killed by signal SIGKILL" in reason) \
+                and layer not in self.stuck:
+            self.stuck[layer] = f"in check {props.get('check', item.name)!r} it {reason.splitlines()[0]}"
+            folder = state_dir()
+            if folder is not None:  # the other workers' checks of the layer fail at once too
+                (folder / f"stuck-{_file_name(layer)}.txt").write_text(self.stuck[layer])
+
+    @staticmethod
+    def _stuck_elsewhere(layer: str | None) -> str | None:
+        """How the layer hung in another process of this run (the state folder), if it did."""
+        folder = state_dir()
+        if layer is None or folder is None:
+            return None
+        try:
+            return (folder / f"stuck-{_file_name(layer)}.txt").read_text()
+        except OSError:
+            return None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -230,6 +248,10 @@ class Isolation:
         if lost:
             raise pytest.fail.Exception(lost, pytrace=False)
         return result
+
+
+def _file_name(layer: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", layer)
 
 
 HELLO_KEY = pytest.StashKey[Hello]()

@@ -183,14 +183,15 @@ def test_every_member_is_expected():
     assert set(MEMBERS) - {"control_correct"} == set(EXPECTED_WORDS)
 
 
-def test_a_layer_that_hangs_costs_one_deadline_per_process(tmp_path):
-    """Linear.forward never returns: the first Linear check in each process waits out its deadline, every other
-    Linear check there fails at once, naming it; ReLU's checks are not touched."""
+def test_a_layer_that_hangs_costs_one_deadline(tmp_path):
+    """Linear.forward never returns: the first Linear check waits out its deadline (and another worker's, when it had
+    started one of its own meanwhile), every other Linear check in every worker fails at once, naming it; ReLU's
+    checks are not touched."""
     _, report = grade(BANK / "infinite_loop.py", tmp_path / "results.json", timeout=HANG_TIMEOUT)
     linear = [t for t in report["tests"] if t["name"].startswith("Linear:")]
     waited = [t for t in linear if "timed out after" in t["output"] and "not run:" not in t["output"]]
     at_once = [t for t in linear if "not run: in check" in t["output"]]
-    assert 1 <= len(waited) <= 2, [t["output"][:200] for t in linear]  # one per pytest worker (-n 2)
+    assert 1 <= len(waited) <= 2, [t["output"][:200] for t in linear]  # at most one per worker at a time (-n 2)
     assert at_once and all("it timed out after" in t["output"] and t["status"] == "failed" for t in at_once)
     # ReLU's checks are its own (a loaded machine may still time one of them out at this small limit)
     assert not any("Linear" in t["output"] for t in report["tests"] if t["name"].startswith("ReLU:"))
