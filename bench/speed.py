@@ -42,7 +42,7 @@ def grade(impl: Path, workers: str, scratch: Path) -> dict[str, float]:
     found = {"wall": wall, "checks": 0, "failed": 0, "examples": 0, "requests": 0, "seconds": {}}
     for case in ET.parse(junit).iter("testcase"):
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        if props.get("kind") != "end-to-end" and "layer" in props:
+        if "layer" in props and props.get("check") != "reaches target accuracy":  # training has its time budget
             found["seconds"][f"{props['layer']}: {props.get('check')}"] = float(case.get("time", 0))
         found["checks"] += 1
         found["failed"] += case.find("failure") is not None or case.find("error") is not None
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     calibration = deadlines.calibrate()  # before the runs, on an idle machine
     print(f"MNIST: {os.environ.get('MNIST_DIR') or 'the embedded subset'}; {os.cpu_count()} CPUs; "
-          f"{args.rounds} round(s) per row")
+          f"{args.rounds} round(s) per row", flush=True)
     rows = [("impl/, every check, -n auto", ROOT / "impl", "auto", "<= 12 s"),
             ("impl/, every check, -n 0", ROOT / "impl", "0", "<= 20 s")]
     with tempfile.TemporaryDirectory() as folder:

@@ -181,18 +181,22 @@ class Isolation:
             return float(marker.args[0] if marker.args else marker.kwargs["timeout"]) or None
         if self.check_timeout is not None:
             return self.check_timeout or None
-        if dict(item.user_properties).get("kind") == "end-to-end":
+        props = dict(item.user_properties)
+        name = f"{props.get('layer')}: {props.get('check')}"
+        if props.get("kind") == "end-to-end" and not deadlines.measured(name):  # training to a target: its budget's
             value = self.config.getoption("timeout", None) or self.config.getini("timeout")
             return float(value) if value else None
-        props = dict(item.user_properties)
-        return deadlines.deadline(f"{props.get('layer')}: {props.get('check')}")
+        return deadlines.deadline(name)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Any:
-        layer = dict(item.user_properties).get("layer")
-        stuck = self.stuck.get(layer) or self._stuck_elsewhere(layer)
-        if stuck:  # it hung or blew its memory once in this run: one deadline is enough
-            raise pytest.fail.Exception(f"{layer}: not run: {stuck}", pytrace=False)
+        props = dict(item.user_properties)
+        layer = props.get("layer")
+        for needed in (layer, *filter(None, props.get("needs", "").split(","))):  # a model: the layers it is built of
+            stuck = self.stuck.get(needed) or self._stuck_elsewhere(needed)
+            if stuck:  # it hung or blew its memory once in this run: one deadline is enough
+                raise pytest.fail.Exception(f"{layer}: not run: {'' if needed == layer else needed + ' '}{stuck}",
+                                            pytrace=False)
         if layer is not None:
             self.sandbox.begin(self.timeout_for(item))
         try:

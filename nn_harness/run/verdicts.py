@@ -25,6 +25,7 @@ from nn_harness.run import session_sandbox
 from nn_harness.run.options import OPTIONS, assignment_of, option, weights_of
 from nn_harness.run.plugin import course_profile, reproduce_flags
 from nn_harness.sandbox import adapters
+from nn_harness.training.recipes import MODEL_NEEDS
 
 NUMPY_ONLY = "uses numpy only"
 PENDING = "pending: not run yet (the run is still going)"
@@ -56,6 +57,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if hasattr(item, "callspec") else []
         item.user_properties += [("layer", layer), ("check", check + (f" ({', '.join(extra)})" if extra else ""))]
         item.user_properties.append(("kind", points.kind_of(item)))
+        if model:  # a layer of the model that hung in its own checks fails it at once (nn_harness/run/session_sandbox.py)
+            item.user_properties.append(("needs", ",".join(MODEL_NEEDS[model])))
+    # The models last: by then a layer that hangs has hung in its own checks, and a model built of it is not trained.
+    items.sort(key=lambda item: dict(item.user_properties).get("kind") == "end-to-end")
     homework = assignment_of(config)
     if homework is not None and homework.layers is not None:
         kept = [item for item in items if homework.graded(dict(item.user_properties).get("layer", "Submission"))]
