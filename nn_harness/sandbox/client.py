@@ -218,6 +218,7 @@ class Sandbox:
         self.released: set[int] = set()
         self.counter = itertools.count(-1, -1)  # handles of arrays made here (the sandbox counts up from 1)
         self.deferred: list[tuple[RemoteMethod, tuple, str]] = []  # calls sent with the next request (.later)
+        self.services: dict[str, Remote] = {}  # the harness's sandbox-side modules fetched (service)
 
     # -- life
     def start(self) -> Hello:
@@ -349,7 +350,10 @@ class Sandbox:
         return list(self.request("files"))
 
     def service(self, name: str) -> Any:
-        return self.request("service", name)
+        """The sandbox-side module `name`, fetched once per sandbox (its functions are then looked up once too)."""
+        if name not in self.services:
+            self.services[name] = self.request("service", name)
+        return self.services[name]
 
     # -- requests
     def request(self, op: str, *args: Any) -> Any:
