@@ -3,7 +3,9 @@ in one run of this script.
 
 The class is --count copies of the examples/ submissions (every course style, correct and buggy, cycled in order),
 graded with `--api auto` so each picks its own profile. Each setting grades the same class into a fresh results
-folder. Prints submissions per minute and the median and slowest wall seconds of one submission per setting.
+folder. Prints submissions per minute, seconds per submission amortised, and the median and slowest wall seconds of
+one submission per setting; `--cold` adds each setting without warm graders, `--class-folder` grades a folder of
+one's own (a real class) instead.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ def make_class(folder: Path, count: int) -> None:
         shutil.copytree(example, folder / f"{i:03d}_{example.name}", ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str]) -> float:
+def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str], cold: bool = False) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "nn_harness", "grade-all", str(submissions), "--out", str(out),
-                    "--jobs", str(jobs), "--", "--api", "auto", *extra], check=False, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                    "--jobs", str(jobs), *(["--cold"] if cold else []), "--", "--api", "auto", *extra], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -45,21 +47,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100, help="submissions in the class (default 100)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="settings to compare (default 1 2)")
+    parser.add_argument("--cold", action="store_true", help="also grade each setting with --cold (a fresh interpreter "
+                        "per submission instead of a warm grader), side by side")
+    parser.add_argument("--class-folder", type=Path, help="grade this folder instead of copies of the examples")
     parser.add_argument("extra", nargs="*", help="more harness arguments for every submission (after --)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        submissions = Path(folder) / "class"
-        make_class(submissions, args.count)
-        print(f"{args.count} submissions (copies of {len(EXAMPLES)} examples), harness args: --api auto "
-              f"{' '.join(args.extra)}")
-        print(f"{'jobs':>4}  {'wall s':>8}  {'subs/min':>8}  {'median s/sub':>12}  {'max s/sub':>9}  graded")
+        submissions = args.class_folder or Path(folder) / "class"
+        if args.class_folder is None:
+            make_class(submissions, args.count)
+        count = len([p for p in submissions.iterdir() if not p.name.startswith(".")])
+        print(f"{count} submissions ({submissions if args.class_folder else f'copies of {len(EXAMPLES)} examples'}), "
+              f"harness args: --api auto {' '.join(args.extra)}")
+        print(f"{'jobs':>4}  {'graders':>7}  {'wall s':>8}  {'subs/min':>8}  {'s/sub':>6}  {'median s/sub':>12}  "
+              f"{'max s/sub':>9}  graded")
         for jobs in args.jobs:
-            out = Path(folder) / f"results-jobs{jobs}"
-            wall = grade_all(submissions, out, jobs, args.extra)
-            each = seconds_per_submission(out)
-            graded = sum(1 for status in out.glob("*/status.json") if json.loads(status.read_text())["status"] == "graded")
-            print(f"{jobs:>4}  {wall:>8.1f}  {60 * args.count / wall:>8.2f}  {statistics.median(each):>12.1f}  "
-                  f"{max(each):>9.1f}  {graded}/{args.count}", flush=True)
+            for cold in (False, True) if args.cold else (False,):
+                out = Path(folder) / f"results-jobs{jobs}{'-cold' * cold}"
+                wall = grade_all(submissions, out, jobs, args.extra, cold)
+                each = seconds_per_submission(out)
+                graded = sum(1 for status in out.glob("*/status.json")
+                             if json.loads(status.read_text())["status"] == "graded")
+                print(f"{jobs:>4}  {'cold' if cold else 'warm':>7}  {wall:>8.1f}  {60 * count / wall:>8.2f}  "
+                      f"{wall / count:>6.1f}  {statistics.median(each):>12.1f}  {max(each):>9.1f}  {graded}/{count}",
+                      flush=True)
     return 0
 
 
