@@ -13,6 +13,7 @@ import reference
 from nn_harness.cases import strategies as s
 from nn_harness.cases.registry import LayerSpec
 from nn_harness.cases.returned import strict_array
+from nn_harness.sandbox.client import pipelined, resolved
 from nn_harness.sandbox.student import CheckFailure, call, later, method
 
 
@@ -126,10 +127,12 @@ def build(impl: Any, case: LayerCase) -> Built:
     spec = case.spec
     twin, names, values, buffers = twin_of(case)
     shapes = [v.shape for v in values]
-    layer = call(f"constructing {case!r}", spec.make, impl, case.args)
+    with pipelined(impl, f"constructing {case!r}"):  # the constructor goes with parameters(): one round trip
+        layer = call(f"constructing {case!r}", spec.make, impl, case.args)
     # Written in place: parameters() must hand out the live arrays an optimizer would update. The twin gets the
     # values as stored (an implementation may keep float32 parameters), read back from the very same arrays.
     arrays = parameter_list(layer, "parameters", case, names, shapes)
+    layer = resolved(layer)
     for array, value in zip(arrays, values):
         array[...] = value
     values = [np.array(array, dtype=np.float64) for array in arrays]

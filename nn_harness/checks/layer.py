@@ -27,8 +27,8 @@ from nn_harness.cases.registry import Tolerance
 from nn_harness.cases.returned import strict_array
 from nn_harness.checks import finite_diff as fd
 from nn_harness.checks.compare import CheckFailure, Recheck, assert_close
-from nn_harness.sandbox.client import beside
-from nn_harness.sandbox.student import call, describe, method
+from nn_harness.sandbox.client import Promise, beside, pipelined, resolved
+from nn_harness.sandbox.student import call, describe, later, method
 
 FLOAT32 = Tolerance(rtol=1e-3, atol=1e-4)  # float32 against the float64 twin, relative to the largest value
 
@@ -45,7 +45,33 @@ def backward(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
     """What backward(*inputs, *grad_outputs) returned, one entry per input."""
     name = case.spec.name
     got = call(f"{name}.backward", method(built.layer, "backward", name), *inputs, *grad_outputs)
-    return _each(got, f"{name}.backward", tuple(f"grad of {n}" for n in case.spec.input_names))
+    return _each(got, f"{name}.backward", _grad_names(case))
+
+
+def forward_later(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...]) -> None:
+    """forward(*inputs) for the state it leaves, its result unused: sent with the check's next request."""
+    name = case.spec.name
+    later(f"{name}.forward", method(built.layer, "forward", name), *inputs)
+
+
+def promise(built: Built, case: LayerCase, name: str, *args: Any) -> Any:
+    """layer.<name>(*args), sent with the check's next request (promise pipelining: nn_harness/sandbox/client.py):
+    `resolved` gives its result as it was when the call returned, and raises what that request raised (a failure
+    names its call). A layer of this process (the meta-tests') is called at once, its arrays copied then."""
+    what = f"{case.spec.name}.{name}" + ("()" if name == "grad_parameters" else "")
+    with pipelined(built.layer, what):
+        value = call(what, method(built.layer, name, case.spec.name), *args)
+    return value if isinstance(value, Promise) else _snapshot(value)
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return type(value)(_snapshot(v) for v in value) if type(value) in (list, tuple) else value
+
+
+def _grad_names(case: LayerCase) -> tuple[str, ...]:
+    return tuple(f"grad of {n}" for n in case.spec.input_names)
 
 
 def _each(got: Any, what: str, names: tuple[str, ...]) -> tuple[Any, ...]:
@@ -72,11 +98,16 @@ def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
     return parameter_list(built.layer, "grad_parameters", case, built.names, shapes)
 
 
-def _assert_grads(built: Built, case: LayerCase, expected: dict[str, np.ndarray], tolerance: Tolerance,
-                  *, impl: Any = None) -> None:
+def _checked_grads(built: Built, case: LayerCase, got: Any) -> list[np.ndarray]:
+    """What a promised grad_parameters() returned, checked as `grads` checks it."""
+    return checked_parameter_list(got, case.spec.name, "grad_parameters", built.names, [v.shape for v in built.values])
+
+
+def _assert_grads(built: Built, case: LayerCase, parameter_grads: list[np.ndarray], expected: dict[str, np.ndarray],
+                  tolerance: Tolerance, *, impl: Any = None) -> None:
     """Every parameter gradient against `expected`; `impl`, when given: coincident hint factors are told apart on a
     larger batch (`_on_larger_batch`)."""
-    for got, name in zip(grads(built, case), built.names):
+    for got, name in zip(parameter_grads, built.names):
         assert_close(f"grad of {name}", got, expected[name], tolerance, dtype=_float_dtype(got), factors=case.factors,
                      mistakes=lambda name=name: _parameter_mistakes(built, case, name),
                      recheck=None if impl is None else _on_larger_batch(impl, case, ("parameter", name)))
@@ -183,11 +214,14 @@ def backward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     inputs = _copies(case.inputs)
-    forward(built, case, inputs)
-    grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
+    forward_later(built, case, inputs)  # forward, backward and grad_parameters(): one round trip
+    pending = promise(built, case, "backward", *inputs, *_copies(expected.grad_outputs))
+    parameter_grads = promise(built, case, "grad_parameters")
+    grad_inputs = _each(resolved(pending), f"{case.spec.name}.backward", _grad_names(case))
     assert_grad_inputs(grad_inputs, expected, case, impl=impl,
                         mistakes=lambda k: _confusions(built, case, lambda r: r.grad_inputs[k]))
-    _assert_grads(built, case, expected.grad_parameters, case.spec.tolerance, impl=impl)
+    _assert_grads(built, case, _checked_grads(built, case, resolved(parameter_grads)), expected.grad_parameters,
+                  case.spec.tolerance, impl=impl)
 
 
 def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
@@ -313,14 +347,18 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     upstream = truth(built, case).grad_outputs
     inputs = _copies(case.inputs)
-    forward(built, case, inputs)
-    first = _snapshots(backward(built, case, inputs, _copies(upstream)))
-    once = own_gradients(built, case)
-    second = backward(built, case, inputs, _copies(upstream))
+    forward_later(built, case, inputs)  # forward, backward, grad_parameters(), backward, grad_parameters(): one trip
+    first = promise(built, case, "backward", *inputs, *_copies(upstream))
+    once = promise(built, case, "grad_parameters")
+    second = promise(built, case, "backward", *inputs, *_copies(upstream))
+    twice = promise(built, case, "grad_parameters")
+    first = _snapshots(_each(resolved(first), f"{case.spec.name}.backward", _grad_names(case)))
+    once = {name: np.array(g, copy=True) for name, g in zip(built.names, _checked_grads(built, case, resolved(once)))}
+    second = _each(resolved(second), f"{case.spec.name}.backward", _grad_names(case))
     _assert_own_grad_inputs(second, first, case, where=" from a second backward after the same forward (the first's)")
     replaced = "the second backward replaced the first instead of adding to it: accumulate parameter gradients " \
                "(grad += ...), zero_grad() resets them"
-    for got, name in zip(grads(built, case), built.names):
+    for got, name in zip(_checked_grads(built, case, resolved(twice)), built.names):
         assert_close(f"grad of {name} after two backward calls (must add up to twice the first's)", got,
                      2 * once[name], case.spec.tolerance, dtype=_float_dtype(got),
                      mistakes=lambda name=name: {replaced: once[name]})
@@ -331,8 +369,9 @@ def zero_grad_zeroes_buffers(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
     inputs = _copies(case.inputs)
-    forward(built, case, inputs)
-    backward(built, case, inputs, _copies(expected.grad_outputs))
+    forward_later(built, case, inputs)  # with grad_parameters(): one round trip
+    later(f"{case.spec.name}.backward", method(built.layer, "backward", case.spec.name), *inputs,
+          *_copies(expected.grad_outputs))
     held = grads(built, case)
     call(f"{case.spec.name}.zero_grad()", built.layer.zero_grad)
     for array, name in zip(held, built.names):
@@ -380,7 +419,7 @@ def backward_is_derived_not_numerical(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     upstream = truth(built, case).grad_outputs
     inputs = _copies(case.inputs)
-    forward(built, case, inputs)
+    forward_later(built, case, inputs)
     name = case.spec.name
     count = call(f"{name}.backward", beside(built.layer, "helpers").forward_calls_in_backward, built.layer, inputs,
                  _copies(upstream))
@@ -507,14 +546,15 @@ class OwnPass:
 
 def one_pass(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
              upstream: tuple[np.ndarray, ...]) -> OwnPass:
-    outputs = _snapshots(forward(built, case, inputs))
-    grad_inputs = _snapshots(backward(built, case, inputs, upstream))
-    return OwnPass(outputs, grad_inputs, own_gradients(built, case))
-
-
-def own_gradients(built: Built, case: LayerCase) -> dict[str, np.ndarray]:
-    """The parameter gradients as they are now, copied."""
-    return {name: np.array(g, copy=True) for name, g in zip(built.names, grads(built, case))}
+    """forward, backward and grad_parameters(), in one round trip, each result as it was when its call returned."""
+    name = case.spec.name
+    out = promise(built, case, "forward", *inputs)
+    grad = promise(built, case, "backward", *inputs, *upstream)
+    parameter_grads = promise(built, case, "grad_parameters")
+    outputs = _snapshots(_each(resolved(out), f"{name}.forward", case.spec.output_names))
+    grad_inputs = _snapshots(_each(resolved(grad), f"{name}.backward", _grad_names(case)))
+    got = _checked_grads(built, case, resolved(parameter_grads))
+    return OwnPass(outputs, grad_inputs, {n: np.array(g, copy=True) for n, g in zip(built.names, got)})
 
 
 def _snapshots(values: tuple[Any, ...]) -> tuple[Any, ...]:

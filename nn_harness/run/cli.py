@@ -14,7 +14,13 @@ import sys
 
 import pytest
 
+from nn_harness.run import quick_exit
 from nn_harness.run.suite import run_suite
+
+
+def entry() -> None:
+    """The `nn-harness` command: main(), then the end of the process without the interpreter's teardown."""
+    quick_exit.now(main())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from nn_harness.cases.registry import SPECS, CriterionSpec, LayerSpec, Optimizer
 from nn_harness.checks.compare import CheckFailure
 from nn_harness.grading import points
 from nn_harness.report import provenance, repro
-from nn_harness.run import deadlines, session_sandbox, suite
+from nn_harness.run import deadlines, quick_exit, session_sandbox, suite
 from nn_harness.run.options import OPTIONS, assignment_of, option
 from nn_harness.sandbox import adapters, notebook
 from nn_harness.sandbox.client import SandboxLost, flush
@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if option(config, "grade_over") not in points.GRADE_OVER:
         raise pytest.UsageError(f"--grade-over / NN_GRADE_OVER: {option(config, 'grade_over')!r} is not one of "
                                 f"{', '.join(points.GRADE_OVER)}")
+    if hasattr(config, "workerinput"):  # an xdist worker: its results are the controller's once it is told to end
+        quick_exit.at_exit()
     # hypothesis caches what it reads from source files (constants) in ./.hypothesis: not in the caller's folder.
     set_hypothesis_home_dir(data.cache_folder() / "hypothesis")
     profiles.load(profile)

@@ -8,12 +8,13 @@ the run ends (its exit code as subprocess reports it: negative for a signal).
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import json
 import os
 import sys
 from typing import IO
+
+from nn_harness.run import quick_exit
 
 # What every grading run imports, so the runs find it imported (the slow part of a cold start).
 PRELOAD = ("numpy", "torch", "hypothesis", "pytest", "xdist", "matplotlib", "matplotlib.pyplot", "reference",
@@ -61,12 +62,7 @@ def _child(argv: list[str], log: str) -> None:
 
         traceback.print_exc()
     finally:
-        try:
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        quick_exit.now(code)  # the grader's forked copy: never back into serve()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ fails with the reason (SandboxLost) and the next check gets a new sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib
 import importlib.machinery
@@ -30,6 +31,7 @@ import sysconfig
 import tempfile
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -123,25 +125,75 @@ class Remote:
 
 class RemoteCallable(Remote):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._sandbox.pipelining is not None:
+            return self._sandbox.promise(self, args, kwargs)
         return self._sandbox.request("call", self, list(args), kwargs)
 
 
 class RemoteMethod:
     """`obj.name` for an object in the sandbox: calling it is one request."""
 
-    def __init__(self, owner: Remote, name: str) -> None:
+    def __init__(self, owner: Remote | Promise, name: str) -> None:
         self.owner, self.name = owner, name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.owner._sandbox.request("callmethod", self.owner, self.name, list(args), kwargs)
+        sandbox = self.owner._sandbox
+        if sandbox.pipelining is not None:
+            return sandbox.promise(self, args, kwargs)
+        return sandbox.request("callmethod", self.owner, self.name, list(args), kwargs)
 
     def later(self, what: str, *args: Any) -> None:
         """Call it with the sandbox's next request (its result unused): one round trip fewer. A failure fails that
         request, as CheckFailure naming `what`; the arguments go as they are then."""
-        self.owner._sandbox.deferred.append((self, args, what))
+        self.owner._sandbox.deferred.append(Deferred(self, args, {}, what))
+
+    def promise(self, what: str, *args: Any) -> Promise:
+        """Call it with the sandbox's next request, as `later`, and keep its result: Promise.value."""
+        with self.owner._sandbox.pipelined(what):
+            return self(*args)
 
     def __repr__(self) -> str:
         return f"<method {self.name} of {self.owner!r}>"
+
+
+class Promise:
+    """The result of a call sent with the sandbox's next request (promise pipelining): a later call of the same
+    request may name it as its object or among its arguments, so a constructor and the layer's parameters(), or a
+    backward and grad_parameters(), cost one round trip. Its value is there once that request has returned."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+        self._sent = False
+        self._value: Any = None
+        self._error: BaseException | None = None  # what the request that carried it raised
+
+    def __getattr__(self, name: str) -> RemoteMethod:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RemoteMethod(self, name)  # its method: called in the sandbox on the promised object
+
+    @property
+    def value(self) -> Any:
+        """The result; the pending calls are sent now if they have not been (a failure raises as the request's)."""
+        if not self._sent:
+            self._sandbox.flush()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<promise>"
+
+
+@dataclass
+class Deferred:
+    """A call sent with the sandbox's next request: RemoteMethod.later (no result wanted) or a Promise's."""
+
+    fn: Any  # RemoteMethod or RemoteCallable
+    args: tuple
+    kwargs: dict
+    what: str  # the call as a failure names it
+    promise: Promise | None = None
 
 
 class Shared:
@@ -217,7 +269,9 @@ class Sandbox:
         self.proxies: weakref.WeakValueDictionary[int, Remote] = weakref.WeakValueDictionary()
         self.released: set[int] = set()
         self.counter = itertools.count(-1, -1)  # handles of arrays made here (the sandbox counts up from 1)
-        self.deferred: list[tuple[RemoteMethod, tuple, str]] = []  # calls sent with the next request (.later)
+        self.deferred: list[Deferred] = []  # calls sent with the next request (.later, promises)
+        self.pipelining: str | None = None  # inside pipelined(what): calls become promises, named `what`
+        self._batch: dict[int, int] = {}  # while a request is encoded: id(promise) -> its call's index in it
         self.services: dict[str, Remote] = {}  # the harness's sandbox-side modules fetched (service)
 
     # -- life
@@ -355,6 +409,22 @@ class Sandbox:
             self.services[name] = self.request("service", name)
         return self.services[name]
 
+    # -- promise pipelining
+    @contextlib.contextmanager
+    def pipelined(self, what: str) -> Iterator[None]:
+        """Calls into the sandbox made inside are not made yet: each returns a Promise, and goes with the next
+        request (its failure fails that request, as CheckFailure naming `what`)."""
+        outer, self.pipelining = self.pipelining, what
+        try:
+            yield
+        finally:
+            self.pipelining = outer
+
+    def promise(self, fn: Any, args: tuple, kwargs: dict) -> Promise:
+        promise = Promise(self)
+        self.deferred.append(Deferred(fn, args, kwargs, str(self.pipelining), promise))
+        return promise
+
     # -- requests
     def request(self, op: str, *args: Any) -> Any:
         if self.lost:
@@ -373,8 +443,19 @@ class Sandbox:
                 self.ids.pop(shared.key, None)
                 self.released.add(handle)
         deferred, self.deferred = self.deferred, []
-        before = enc([[fn, list(args)] for fn, args, _ in deferred])
-        tree = enc(list(args))
+        batch = {id(d.promise): index for index, d in enumerate(deferred) if d.promise is not None}
+        for d in deferred:
+            if d.promise is not None:
+                d.promise._sent = True
+        self._batch = batch
+        try:
+            before = enc([[d.fn, list(d.args), d.kwargs, d.promise is not None] for d in deferred])
+            tree = enc(list(args))
+        except BaseException as error:
+            self._break_promises(deferred, error)
+            raise
+        finally:
+            self._batch = {}
         released, self.released = sorted(self.released), set()
         header = {"op": op, "args": tree, "before": before, "writes": writes, "release": released,
                   "blobs": enc.lengths}
@@ -382,32 +463,59 @@ class Sandbox:
         try:
             wire.write_frame(self._requests, header, enc.blobs, self._wait_writable)
             reply, blobs = wire.read_frame(self._replies, self._wait_readable)
-            result = self._reply(reply, blobs)
+            result = self._reply(reply, blobs, deferred)
         except (TimeoutError, EOFError, BrokenPipeError, wire.WireError, KeyError, TypeError) as error:
             self.lost = self._kill_reason(error, "the check")
+            self._break_promises(deferred, SandboxLost(self.lost))
             raise SandboxLost(self.lost) from None
         if "error" in reply:
             failed = reply.get("before")
             if type(failed) is int and 0 <= failed < len(deferred):  # a deferred call failed; the request did not run
-                raise failure(deferred[failed][2], _raised(reply["error"], "callmethod"))
-            raise _raised(reply["error"], op)
+                error = failure(deferred[failed].what, _raised(reply["error"], "callmethod"))
+            else:
+                error = _raised(reply["error"], op)
+            self._break_promises(deferred, error)
+            raise error
         return result
+
+    @staticmethod
+    def _break_promises(deferred: list[Deferred], error: BaseException) -> None:
+        """The promises of a request that failed: their value raises what the request raised."""
+        for d in deferred:
+            if d.promise is not None:
+                d.promise._error = error
+
+
 
     def flush(self) -> None:
         """Make the deferred calls now (a check's last calls: their failures are the check's)."""
         if self.deferred:
             self.request("flush")
 
-    def _reply(self, reply: dict, blobs: list[bytes]) -> Any:
+    def _reply(self, reply: dict, blobs: list[bytes], deferred: list[Deferred]) -> Any:
+        later: dict[int, dict] = {}  # arrays new here that a call changed after a promised result held them
         for handle, node in reply.get("updates", []):
             if handle in self.arrays:
                 self.arrays[handle].assign(wire.node_array(node, blobs))
+            else:
+                later[handle] = node
         if "error" in reply:
             error = reply["error"]
             if not isinstance(error, dict) or not all(isinstance(error.get(k), str) for k in ("kind", "type", "message")):
                 raise wire.WireError("an error reply without kind, type and message")
             return None
-        return wire.decode(reply["ok"], blobs, lambda node: self._tagged(node, blobs))
+        results = reply.get("results")
+        if type(results) is not list or len(results) != len(deferred):
+            raise wire.WireError("results that are not one per deferred call")
+        seen = {handle for handle, _ in reply.get("updates", []) if handle not in later}
+        result = wire.decode(reply["ok"], blobs, lambda node: self._tagged(node, blobs, seen, later))
+        # The deferred calls' results, last first: each as it was when its call returned. An array that a later call
+        # changed, or that a later result holds too, is the shared array as it is now and, in the earlier result, a
+        # copy as it was then.
+        for d, node in reversed(list(zip(deferred, results))):
+            if d.promise is not None:
+                d.promise._value = wire.decode(node, blobs, lambda n: self._tagged(n, blobs, seen, later, then=True))
+        return result
 
     def _encode_other(self, value: Any, enc: wire.Encoder) -> Any:
         if isinstance(value, Remote):
@@ -415,7 +523,15 @@ class Sandbox:
                 raise SandboxLost("a handle from a sandbox that was replaced was used")
             return {"handle": value._handle}
         if isinstance(value, RemoteMethod):
-            return {"method": self._encode_other(value.owner, enc)["handle"], "name": value.name}
+            owner = self._encode_other(value.owner, enc)
+            return {"method": owner.get("handle", owner), "name": value.name}  # a promised object's: its node
+        if isinstance(value, Promise):
+            if value._sandbox is not self:
+                raise SandboxLost("a promise from a sandbox that was replaced was used")
+            if not value._sent:  # a pending call's result named by an earlier one: not possible in call order
+                raise RuntimeError("a promise named before its call was sent")
+            index = self._batch.get(id(value))
+            return {"promise": index} if index is not None else enc(value.value)
         if isinstance(value, np.ndarray):
             handle = self.ids.get(id(value))
             if handle is not None and handle in self.arrays and self.arrays[handle].held() is value:
@@ -427,11 +543,24 @@ class Sandbox:
             return wire.array_node(value, enc.blob, ref=handle)
         raise TypeError(f"cannot send a {type(value).__name__} to the sandbox")
 
-    def _tagged(self, node: dict, blobs: list[bytes]) -> Any:
+    def _tagged(self, node: dict, blobs: list[bytes], seen: set[int] | None = None,
+                later: dict[int, dict] | None = None, then: bool = False) -> Any:
+        """What a node of the sandbox's stands for. In a reply (`seen`: the arrays it has brought up to date;
+        `later`: arrays new here whose value changed after a promised result held them), a promised result (`then`)
+        holds, of an array brought up to date, a copy as it was when its call returned."""
         if "array" in node:
             array, handle = wire.node_array(node, blobs), node.get("ref")
             if type(handle) is not int:
                 raise wire.WireError("an array without a handle")
+            if seen is not None and later is not None:
+                if then and handle in later:  # shared from now on as it is now; this result's is as it was then
+                    self._tagged({**later.pop(handle), "ref": handle}, blobs)
+                    seen.add(handle)
+                    return array
+                if then and handle in seen:
+                    return array
+                seen.add(handle)
+                later.pop(handle, None)
             shared = self.arrays.get(handle)
             if shared is None:
                 shared = self._share(handle, Shared.of_theirs(array))
@@ -601,6 +730,22 @@ def flush(obj: Any) -> None:
     this process (the meta-tests': its calls were made at once)."""
     if isinstance(obj, Remote):
         obj._sandbox.flush()
+
+
+@contextlib.contextmanager
+def pipelined(obj: Any, what: str) -> Iterator[None]:
+    """Calls into the sandbox where `obj` lives, made inside, return promises sent with its next request (a failure
+    names `what`); an object of this process (the meta-tests') is called at once. `resolved` gives the values."""
+    if isinstance(obj, Remote):
+        with obj._sandbox.pipelined(what):
+            yield
+    else:
+        yield
+
+
+def resolved(value: Any) -> Any:
+    """A promise's value (its request is sent now if it has not been); anything else as it is."""
+    return value.value if isinstance(value, Promise) else value
 
 
 def beside(obj: Any, service: str) -> Any:

@@ -2,7 +2,8 @@
 adapts it to the contract, and answers the trusted side's requests.
 
 Requests (nn_harness/sandbox/client.py sends them): getattr, setattr, call, callmethod, files, service, flush; any
-of them may first carry deferred method calls ("before": the trusted side's RemoteMethod.later), made in order. Every array the
+of them may first carry deferred calls ("before": the trusted side's RemoteMethod.later and its promises), made in
+order, each of which may name an earlier one's result ({"promise": k}: promise pipelining), as may the request. Every array the
 server hands out or receives gets a handle, so both sides keep seeing the same live array: before each request
 the trusted side sends what it wrote into shared arrays; after it, the server sends what changed here. Objects
 that are not plain data stay here and are represented there by their handle.
@@ -31,6 +32,7 @@ class Server:
         self.handles: dict[int, int] = {}  # id(object) -> handle
         self.last: dict[int, tuple] = {}  # array handle -> its fingerprint as the trusted side last saw it
         self.next = 1
+        self.promised: list[Any] = []  # while a request runs: the results of its deferred calls, in order
         self.copy = copy  # the submission's copy, here
         self.paths = shown  # copy here -> where the grader knows it (the files it scans, the terminal's header)
         self.public = shown if public is None else public  # copy here -> as the student names it (messages)
@@ -61,8 +63,14 @@ class Server:
         return {**node, "methods": methods} if methods else node
 
     def tagged(self, node: dict, blobs: list[bytes]) -> Any:
-        if "method" in node:
-            return getattr(self.tagged({"handle": node["method"]}, blobs), str(node.get("name")))
+        if "method" in node:  # of a handle, or of a promise ({"promise": k})
+            owner = node["method"] if type(node["method"]) is dict else {"handle": node["method"]}
+            return getattr(self.tagged(owner, blobs), str(node.get("name")))
+        if "promise" in node:  # the result of this request's earlier deferred call k
+            index = node["promise"]
+            if type(index) is not int or not 0 <= index < len(self.promised):
+                raise wire.WireError(f"a promise {str(index)[:20]} of no earlier call")
+            return self.promised[index]
         if "handle" in node:
             if node["handle"] not in self.objects:
                 raise wire.WireError(f"handle {node['handle']} was released")
@@ -80,7 +88,7 @@ class Server:
     # -- requests
     def handle(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         enc = wire.Encoder(self.encode_other)
-        deferred = None  # the index of the deferred call running (client.RemoteMethod.later), while one is
+        deferred = None  # the index of the deferred call running (client.Deferred), while one is
         try:
             for handle, node in header.get("writes", []):
                 target = self.objects.get(handle)
@@ -90,18 +98,29 @@ class Server:
                 self.last[handle] = wire.fingerprint(target)
             for handle in header.get("release", []):  # after the writes: the last thing the trusted side did to it
                 self.release(handle)
-            before = wire.decode(header.get("before", []), blobs, lambda n: self.tagged(n, blobs))
+            before = header.get("before", {"list": []})
+            if type(before) is not dict or type(before.get("list")) is not list:
+                raise wire.WireError("deferred calls that are not a list")
+            self.promised, results = [], []
+            for index, call in enumerate(before["list"]):  # in order, before the request itself; each may name
+                deferred = index  # from here, a failure is this call's (its method missing too)
+                decoded = wire.decode(call, blobs, lambda n: self.tagged(n, blobs))  # results of those before
+                if type(decoded) is not list or len(decoded) != 4 or type(decoded[1]) is not list \
+                        or type(decoded[2]) is not dict:
+                    raise wire.WireError("a deferred call that is not [function, arguments, keywords, wanted]")
+                fn, positional, keywords, want = decoded
+                self.promised.append(fn(*positional, **keywords))
+                results.append(enc(self.promised[-1]) if want is True else None)  # as it was then: a later call
+            deferred = None                                                          # may change it in place
             args = wire.decode(header.get("args", []), blobs, lambda n: self.tagged(n, blobs))
-            for index, (fn, positional) in enumerate(before):  # in order, before the request itself
-                deferred = index
-                fn(*positional)
-            deferred = None
-            reply = {"ok": enc(self.dispatch(str(header.get("op")), *args))}
+            reply = {"ok": enc(self.dispatch(str(header.get("op")), *args)), "results": results}
         except BaseException as error:  # noqa: BLE001 - whatever the submission raises is the trusted side's verdict
             if isinstance(error, wire.WireError):  # ours, not the submission's
                 error = RuntimeError(f"the request could not be read: {error}")
             enc = wire.Encoder(self.encode_other)
             reply = {"error": self.error(error), **({} if deferred is None else {"before": deferred})}
+        finally:
+            self.promised = []  # results not asked for are not kept alive here
         reply["updates"] = self.updates(enc)
         reply["blobs"] = enc.lengths
         return reply, enc.blobs

@@ -186,6 +186,53 @@ class Broken(Scale):
     box.stop()
 
 
+def test_promised_calls_go_with_the_next_request_and_may_name_each_others_results(box):
+    scale = box.root.Scale
+    before = box.requests
+    with box.pipelined("constructing Scale(2)"):
+        layer = scale(2)  # not made yet: a promise
+    parameters = call("Scale.parameters()", layer.parameters)  # the request: the constructor, then parameters()
+    assert box.requests == before + 1
+    assert [p.tolist() for p in parameters] == [[1.0, 1.0]]
+    layer = layer.value  # the object, as a handle
+    parameters[0][...] = 3  # shared, as a request's own result is
+    assert np.array_equal(call("Scale.forward", layer.forward, np.ones((1, 2))), [[3.0, 3.0]])
+
+
+def test_a_promised_result_is_as_it_was_when_its_call_returned(box):
+    layer = box.root.Scale(2)
+    x = np.ones((1, 2))
+    with box.pipelined("Scale.backward"):
+        first = layer.backward(x, np.ones((1, 2)))
+    with box.pipelined("Scale.grad_parameters()"):
+        once = layer.grad_parameters()
+        layer.backward(x, np.ones((1, 2)))  # adds into the very array `once` holds
+        twice = layer.grad_parameters()
+    before = box.requests
+    assert np.array_equal(once.value[0], [1.0, 1.0])  # a copy, as it was then
+    assert box.requests == before + 1
+    assert np.array_equal(first.value, [[1.0, 1.0]])
+    held = twice.value[0]
+    assert np.array_equal(held, [2.0, 2.0])  # the shared array, as it is now
+    held[...] = 7  # and it is still shared: the write reaches the sandbox
+    assert np.array_equal(call("Scale.grad_parameters()", layer.grad_parameters)[0], [7.0, 7.0])
+
+
+def test_a_promised_call_that_fails_names_itself_and_fails_the_promises_of_its_request(tmp_path):
+    box = sandbox(tmp_path, LAYER + '''
+class Broken(Scale):
+    def __init__(self, n):
+        raise ValueError("no layer here")
+''')
+    with box.pipelined("constructing Broken(2)"):
+        broken = box.root.Broken(2)
+    with pytest.raises(CheckFailure, match=r"^constructing Broken\(2\) raised ValueError: no layer here\n  at .*sub.py"):
+        call("Broken.parameters()", broken.parameters)
+    with pytest.raises(CheckFailure, match="no layer here"):
+        _ = broken.value
+    box.stop()
+
+
 # ------------------------------------------------------------------------------------------------ the view
 
 def test_torch_and_the_graders_packages_are_not_importable(box):
