@@ -12,7 +12,7 @@ import numpy as np
 
 from nn_harness.cases.registry import Tolerance
 from nn_harness.checks.compare import CheckFailure, Mismatch, remember
-from nn_harness.sandbox.client import beside
+from nn_harness.sandbox.client import beside, pipelined, resolved
 from nn_harness.sandbox.student import call
 
 EPS = 1e-6  # float64; values are kept at least 1e-3 from kinks and ties (nn_harness.cases.strategies.KINK_MARGIN)
@@ -33,11 +33,28 @@ def numerical_jacobian(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps
     fails as `what` raising it. The step is the one
     actually stored (read back), so float32 parameters get a right difference quotient.
     """
-    plus, minus, highs, lows, changed = call(f"{what} (with one element moved by +-{eps:g})",
-                                             beside(fn, "helpers").central_differences, fn, args, wrt, eps)
-    columns = [(np.asarray(result(p), dtype=np.float64).reshape(-1) - np.asarray(result(m), dtype=np.float64).reshape(-1))
-               / (high - low) for p, m, high, low in zip(plus, minus, highs, lows)]
-    return np.stack(columns, axis=1), _modified(changed, args, wrt.shape, eps, what, argument_names)
+    return jacobian_later(fn, args, wrt, eps, result, what, argument_names)()
+
+
+def jacobian_later(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: float = EPS,
+                   result: Callable[[Any], np.ndarray] = np.asarray, what: str = "f",
+                   argument_names: tuple[str, ...] = ("input", "target")
+                   ) -> Callable[[], tuple[np.ndarray, str | None]]:
+    """numerical_jacobian, its calls sent with the sandbox's next request (promise pipelining): several tensors'
+    differences and a backward go in one round trip. The function returned gives what numerical_jacobian does."""
+    named = f"{what} (with one element moved by +-{eps:g})"
+    differences = beside(fn, "helpers").central_differences
+    with pipelined(fn, named):
+        pending = call(named, differences, fn, args, wrt, eps)
+
+    def jacobian() -> tuple[np.ndarray, str | None]:
+        plus, minus, highs, lows, changed = resolved(pending)
+        columns = [(np.asarray(result(p), dtype=np.float64).reshape(-1) -
+                    np.asarray(result(m), dtype=np.float64).reshape(-1)) / (high - low)
+                   for p, m, high, low in zip(plus, minus, highs, lows)]
+        return np.stack(columns, axis=1), _modified(changed, args, wrt.shape, eps, what, argument_names)
+
+    return jacobian
 
 
 def _modified(changed: Any, args: tuple, wrt_shape: tuple, eps: float, what: str,

@@ -58,10 +58,36 @@ def promise(built: Built, case: LayerCase, name: str, *args: Any) -> Any:
     """layer.<name>(*args), sent with the check's next request (promise pipelining: nn_harness/sandbox/client.py):
     `resolved` gives its result as it was when the call returned, and raises what that request raised (a failure
     names its call). A layer of this process (the meta-tests') is called at once, its arrays copied then."""
-    what = f"{case.spec.name}.{name}" + ("()" if name == "grad_parameters" else "")
+    what = f"{case.spec.name}.{name}" + ("" if args else "()")
     with pipelined(built.layer, what):
         value = call(what, method(built.layer, name, case.spec.name), *args)
     return value if isinstance(value, Promise) else _snapshot(value)
+
+
+class Pass:
+    """forward(*inputs), backward(*inputs, *upstream) and grad_parameters(), sent together: one round trip. Each
+    result is checked when the check asks for it, in the order it asks (a failure is the first one it meets).
+    `outputs=False`: forward's result is not kept; `parameter_grads=False`: grad_parameters() is not called."""
+
+    def __init__(self, built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
+                 upstream: tuple[np.ndarray, ...], *, outputs: bool = True, parameter_grads: bool = True) -> None:
+        self.built, self.case = built, case
+        if outputs:
+            self._outputs = promise(built, case, "forward", *inputs)
+        else:
+            forward_later(built, case, inputs)
+        self._grad_inputs = promise(built, case, "backward", *inputs, *upstream)
+        if parameter_grads:
+            self._parameter_grads = promise(built, case, "grad_parameters")
+
+    def outputs(self) -> tuple[Any, ...]:
+        return _each(resolved(self._outputs), f"{self.case.spec.name}.forward", self.case.spec.output_names)
+
+    def grad_inputs(self) -> tuple[Any, ...]:
+        return _each(resolved(self._grad_inputs), f"{self.case.spec.name}.backward", _grad_names(self.case))
+
+    def parameter_grads(self) -> list[np.ndarray]:
+        return _checked(self.built, self.case, resolved(self._parameter_grads), "grad_parameters")
 
 
 def _snapshot(value: Any) -> Any:
@@ -98,9 +124,9 @@ def grads(built: Built, case: LayerCase) -> list[np.ndarray]:
     return parameter_list(built.layer, "grad_parameters", case, built.names, shapes)
 
 
-def _checked_grads(built: Built, case: LayerCase, got: Any) -> list[np.ndarray]:
-    """What a promised grad_parameters() returned, checked as `grads` checks it."""
-    return checked_parameter_list(got, case.spec.name, "grad_parameters", built.names, [v.shape for v in built.values])
+def _checked(built: Built, case: LayerCase, got: Any, getter: str) -> list[np.ndarray]:
+    """What a promised parameters() or grad_parameters() returned, checked as `parameter_list` checks it."""
+    return checked_parameter_list(got, case.spec.name, getter, built.names, [v.shape for v in built.values])
 
 
 def _assert_grads(built: Built, case: LayerCase, parameter_grads: list[np.ndarray], expected: dict[str, np.ndarray],
@@ -213,15 +239,10 @@ def forward_matches_torch(impl: Any, case: LayerCase) -> None:
 def backward_matches_torch(impl: Any, case: LayerCase) -> None:
     built = build(impl, case)
     expected = truth(built, case)
-    inputs = _copies(case.inputs)
-    forward_later(built, case, inputs)  # forward, backward and grad_parameters(): one round trip
-    pending = promise(built, case, "backward", *inputs, *_copies(expected.grad_outputs))
-    parameter_grads = promise(built, case, "grad_parameters")
-    grad_inputs = _each(resolved(pending), f"{case.spec.name}.backward", _grad_names(case))
-    assert_grad_inputs(grad_inputs, expected, case, impl=impl,
+    sent = Pass(built, case, _copies(case.inputs), _copies(expected.grad_outputs), outputs=False)
+    assert_grad_inputs(sent.grad_inputs(), expected, case, impl=impl,
                         mistakes=lambda k: _confusions(built, case, lambda r: r.grad_inputs[k]))
-    _assert_grads(built, case, _checked_grads(built, case, resolved(parameter_grads)), expected.grad_parameters,
-                  case.spec.tolerance, impl=impl)
+    _assert_grads(built, case, sent.parameter_grads(), expected.grad_parameters, case.spec.tolerance, impl=impl)
 
 
 def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
@@ -235,8 +256,7 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
     # Integer inputs (indices) have no gradient: the parameters' only (nor have inputs the course holds at zero).
     input_names = case.spec.input_names
     differentiable = [k for k, a in enumerate(inputs) if a.dtype.kind == "f" and case.spec.graded_gradient(input_names[k])]
-    tensors = {**{input_names[k]: inputs[k] for k in differentiable},
-               **dict(zip(built.names, parameter_list(built.layer, "parameters", case, built.names, shapes)))}
+    parameters = promise(built, case, "parameters")  # with the first forward below: one round trip
     forward_method = method(built.layer, "forward", name)
 
     def output(value: Any) -> np.ndarray:
@@ -249,6 +269,8 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
         return output(call(f"{name}.forward", forward_method, *inputs))
 
     f()
+    tensors = {**{input_names[k]: inputs[k] for k in differentiable},
+               **dict(zip(built.names, _checked(built, case, resolved(parameters), "parameters")))}
     sizes = [int(np.prod(shape)) for shape in out_shapes]
 
     def split(vector: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -265,20 +287,30 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
                                                 dtype=np.float64) for k in differentiable},
                 **{n: g.astype(np.float64) for n, g in zip(built.names, got)}}
 
+    def backward_later(upstream: list[np.ndarray]) -> Callable[[], list[dict[str, np.ndarray]]]:
+        """The gradients for each upstream vector, sent with the next request; the function returned gives them."""
+        what = f"{name}.zero_grad(), forward and backward"
+        rows_of = beside(impl, "helpers").backward_rows
+        with pipelined(built.layer, what):
+            rows = call(what, rows_of, built.layer, inputs, [split(v) for v in upstream])
+        return lambda: [gradients(row) for row in resolved(rows)]
+
     def backward_with(upstream: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        rows = call(f"{name}.zero_grad(), forward and backward", beside(impl, "helpers").backward_rows, built.layer,
-                    inputs, [split(v) for v in upstream])
-        return [gradients(row) for row in rows]
+        return backward_later(upstream)()
 
     out_size = sum(sizes)
     out_shape = out_shapes[0] if len(out_shapes) == 1 else (out_size,)
     if out_size <= fd.FULL_LIMIT and all(t.size <= fd.FULL_LIMIT for t in tensors.values()):
-        rows = backward_with(list(np.eye(out_size)))
+        # The backward, then every tensor's differences: one round trip.
+        pending_rows = backward_later(list(np.eye(out_size)))
+        jacobians = {tensor_name: fd.jacobian_later(forward_method, inputs, tensor, result=output,
+                                                    what=f"{name}.forward", argument_names=input_names)
+                     for tensor_name, tensor in tensors.items()}
+        rows = pending_rows()
         for tensor_name, tensor in tensors.items():
             analytical = np.stack([row[tensor_name].reshape(-1) for row in rows]) if rows else \
                 np.zeros((0, tensor.size))
-            numerical, modified = fd.numerical_jacobian(forward_method, inputs, tensor, result=output,
-                                                        what=f"{name}.forward", argument_names=input_names)
+            numerical, modified = jacobians[tensor_name]()
             fd.assert_jacobians_close(f"grad of {tensor_name}", analytical, numerical, out_shape, tensor.shape,
                                       modified=modified)
         return
@@ -308,10 +340,8 @@ def _pass_against_torch(impl: Any, case: LayerCase, where: str) -> tuple[Callabl
     """One forward and backward of the case: (compare the outputs with torch's, compare the gradients with torch's)."""
     built = build(impl, case)
     expected = truth(built, case)
-    inputs = _copies(case.inputs)
-    out = forward(built, case, inputs)
-    grad_inputs = backward(built, case, inputs, _copies(expected.grad_outputs))
-    grad_parameters = grads(built, case)
+    sent = Pass(built, case, _copies(case.inputs), _copies(expected.grad_outputs))
+    out, grad_inputs, grad_parameters = sent.outputs(), sent.grad_inputs(), sent.parameter_grads()
 
     def gradients() -> None:
         assert_grad_inputs(grad_inputs, expected, case, where=where)
@@ -353,12 +383,13 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     second = promise(built, case, "backward", *inputs, *_copies(upstream))
     twice = promise(built, case, "grad_parameters")
     first = _snapshots(_each(resolved(first), f"{case.spec.name}.backward", _grad_names(case)))
-    once = {name: np.array(g, copy=True) for name, g in zip(built.names, _checked_grads(built, case, resolved(once)))}
+    once = {name: np.array(g, copy=True) for name, g in zip(built.names, _checked(built, case, resolved(once),
+                                                                                  "grad_parameters"))}
     second = _each(resolved(second), f"{case.spec.name}.backward", _grad_names(case))
     _assert_own_grad_inputs(second, first, case, where=" from a second backward after the same forward (the first's)")
     replaced = "the second backward replaced the first instead of adding to it: accumulate parameter gradients " \
                "(grad += ...), zero_grad() resets them"
-    for got, name in zip(_checked_grads(built, case, resolved(twice)), built.names):
+    for got, name in zip(_checked(built, case, resolved(twice), "grad_parameters"), built.names):
         assert_close(f"grad of {name} after two backward calls (must add up to twice the first's)", got,
                      2 * once[name], case.spec.tolerance, dtype=_float_dtype(got),
                      mistakes=lambda name=name: {replaced: once[name]})
@@ -464,9 +495,10 @@ def float32_preserved(impl: Any, case: LayerCase) -> None:
     inputs = tuple(a.astype(np.float32) for a in case.inputs)
     upstream = tuple(g.astype(np.float32) for g in expected.grad_outputs)
     if case.random:  # the values are the mask's (tests/test_dropout.py checks those): the dtypes are this check's
-        for k, (out, want) in enumerate(zip(forward(built, case, inputs), expected.outputs)):
+        sent = Pass(built, case, inputs, upstream, parameter_grads=False)
+        for k, (out, want) in enumerate(zip(sent.outputs(), expected.outputs)):
             strict_array(out, what=f"float32 {_output_label(case, k)}", shape=want.shape, dtype=np.float32)
-        for grad, x, name in zip(backward(built, case, inputs, upstream), inputs, case.spec.input_names):
+        for grad, x, name in zip(sent.grad_inputs(), inputs, case.spec.input_names):
             if case.spec.graded_gradient(name):
                 strict_array(grad, what=f"float32 grad of {name}", shape=x.shape, dtype=np.float32)
         return
@@ -475,10 +507,10 @@ def float32_preserved(impl: Any, case: LayerCase) -> None:
     usable = [a for a in (*own.outputs, *own.grad_inputs) if _float32_reference(a) is not None]
     scale = max(1.0, *[float(np.abs(a).max(initial=0)) for a in usable])
     tolerance = Tolerance(FLOAT32.rtol, FLOAT32.atol * scale)
-    for k, (out, mine, want) in enumerate(zip(forward(built, case, inputs), own.outputs, expected.outputs)):
+    sent = Pass(built, case, inputs, upstream, parameter_grads=False)
+    for k, (out, mine, want) in enumerate(zip(sent.outputs(), own.outputs, expected.outputs)):
         assert_float32(f"float32 {_output_label(case, k)}", out, mine, want.shape, tolerance)
-    grad_inputs = backward(built, case, inputs, upstream)
-    for grad, mine, x, name in zip(grad_inputs, own.grad_inputs, inputs, case.spec.input_names):
+    for grad, mine, x, name in zip(sent.grad_inputs(), own.grad_inputs, inputs, case.spec.input_names):
         if case.spec.graded_gradient(name):
             assert_float32(f"float32 grad of {name}", grad, mine, x.shape, tolerance)
 
@@ -507,7 +539,7 @@ def no_stale_cache(impl: Any, case: LayerCase) -> None:
     upstream = truth(fresh, case).grad_outputs
     want = one_pass(fresh, case, _copies(case.inputs), _copies(upstream))
     other = case.mapped(_other_values)
-    forward(used, case, _copies(other.inputs))
+    forward_later(used, case, _copies(other.inputs))  # with the pass below
     got = one_pass(used, case, _copies(case.inputs), _copies(upstream))
 
     def earlier() -> OwnPass:  # what the layer gives for the first call's input: a stale cache's result
@@ -547,14 +579,9 @@ class OwnPass:
 def one_pass(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
              upstream: tuple[np.ndarray, ...]) -> OwnPass:
     """forward, backward and grad_parameters(), in one round trip, each result as it was when its call returned."""
-    name = case.spec.name
-    out = promise(built, case, "forward", *inputs)
-    grad = promise(built, case, "backward", *inputs, *upstream)
-    parameter_grads = promise(built, case, "grad_parameters")
-    outputs = _snapshots(_each(resolved(out), f"{name}.forward", case.spec.output_names))
-    grad_inputs = _snapshots(_each(resolved(grad), f"{name}.backward", _grad_names(case)))
-    got = _checked_grads(built, case, resolved(parameter_grads))
-    return OwnPass(outputs, grad_inputs, {n: np.array(g, copy=True) for n, g in zip(built.names, got)})
+    sent = Pass(built, case, inputs, upstream)
+    outputs, grad_inputs = _snapshots(sent.outputs()), _snapshots(sent.grad_inputs())
+    return OwnPass(outputs, grad_inputs, {n: np.array(g, copy=True) for n, g in zip(built.names, sent.parameter_grads())})
 
 
 def _snapshots(values: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -12,6 +12,7 @@ from nn_harness.cases.returned import strict_array, strict_float
 from nn_harness.checks import finite_diff as fd
 from nn_harness.checks.compare import CheckFailure, Recheck, assert_close, compare
 from nn_harness.checks.layer import assert_float32
+from nn_harness.sandbox.client import pipelined
 from nn_harness.sandbox.student import call, method
 
 
@@ -48,7 +49,10 @@ def _grad(criterion: Any, case: CriterionCase, x: np.ndarray) -> Any:
 
 
 def _make(impl: Any, case: CriterionCase) -> Any:
-    return call(f"constructing {case.spec.name}()", case.spec.make, impl)
+    """The criterion, constructed with its first call (promise pipelining: one round trip for both)."""
+    what = f"constructing {case.spec.name}()"
+    with pipelined(impl, what):
+        return call(what, case.spec.make, impl)
 
 
 def _expected(case: CriterionCase) -> tuple[float, np.ndarray]:

@@ -17,7 +17,7 @@ from nn_harness.cases import strategies as s
 from nn_harness.cases.layer_case import LayerCase, build, layer_cases
 from nn_harness.cases.registry import LayerSpec
 from nn_harness.checks.compare import assert_close
-from nn_harness.checks.layer import assert_grad_inputs, assert_outputs, backward, forward, grads
+from nn_harness.checks.layer import Pass, assert_grad_inputs, assert_outputs
 
 SATURATING = (10.0, 1000.0)  # input scales that drive tanh and the sigmoid gates into their flat tails
 
@@ -57,13 +57,12 @@ def _matches_torch(impl: Any, case: LayerCase, steps: slice, where: str,
     built = build(impl, case)
     expected = reference.run_layer(built.twin, built.values, case.inputs, _at_steps(case, steps),
                                    training=case.mode == "train", buffers=built.buffers)
-    inputs = tuple(a.copy() for a in case.inputs)
-    assert_outputs(forward(built, case, inputs), expected, case, case.spec.tolerance, where=where)
-    got = backward(built, case, inputs, tuple(g.copy() for g in expected.grad_outputs))
-    assert_grad_inputs(got, expected, case, where=where, mistakes=None if mistakes is None else
+    sent = Pass(built, case, tuple(a.copy() for a in case.inputs), tuple(g.copy() for g in expected.grad_outputs))
+    assert_outputs(sent.outputs(), expected, case, case.spec.tolerance, where=where)
+    assert_grad_inputs(sent.grad_inputs(), expected, case, where=where, mistakes=None if mistakes is None else
                         lambda k: mistakes(case.spec.input_names[k], expected.grad_inputs[k]))
     # Not _assert_grads: its hints are made with the full upstream gradient, this check's is masked.
-    for grad, name in zip(grads(built, case), built.names):
+    for grad, name in zip(sent.parameter_grads(), built.names):
         assert_close(f"grad of {name}{where}", grad, expected.grad_parameters[name], case.spec.tolerance,
                      dtype=grad.dtype if grad.dtype.kind == "f" else np.float64)
 

@@ -725,22 +725,32 @@ def _generated(source: Path) -> str:
     return f"{source.stem}_{source.suffix[1:]}.py"
 
 
+def sandbox_of(obj: Any) -> Sandbox | None:
+    """The sandbox where `obj` lives (a handle, a promise, or a method of either); None for an object of this
+    process (the meta-tests')."""
+    if isinstance(obj, RemoteMethod):
+        obj = obj.owner
+    return obj._sandbox if isinstance(obj, Remote | Promise) else None
+
+
 def flush(obj: Any) -> None:
-    """The deferred calls (RemoteMethod.later) of the sandbox where `obj` lives, made now; nothing for an object of
-    this process (the meta-tests': its calls were made at once)."""
-    if isinstance(obj, Remote):
-        obj._sandbox.flush()
+    """The deferred calls (RemoteMethod.later, promises) of the sandbox where `obj` lives, made now; nothing for an
+    object of this process (its calls were made at once)."""
+    sandbox = sandbox_of(obj)
+    if sandbox is not None:
+        sandbox.flush()
 
 
 @contextlib.contextmanager
 def pipelined(obj: Any, what: str) -> Iterator[None]:
     """Calls into the sandbox where `obj` lives, made inside, return promises sent with its next request (a failure
-    names `what`); an object of this process (the meta-tests') is called at once. `resolved` gives the values."""
-    if isinstance(obj, Remote):
-        with obj._sandbox.pipelined(what):
-            yield
-    else:
+    names `what`); an object of this process is called at once. `resolved` gives the values."""
+    sandbox = sandbox_of(obj)
+    if sandbox is None:
         yield
+    else:
+        with sandbox.pipelined(what):
+            yield
 
 
 def resolved(value: Any) -> Any:
@@ -750,12 +760,9 @@ def resolved(value: Any) -> Any:
 
 def beside(obj: Any, service: str) -> Any:
     """The harness's sandbox-side module `service` (nn_harness/sandbox/__init__.py SERVICES) in the process where `obj`
-    lives: through its sandbox for a handle, imported here for an object of this process (the meta-tests')."""
-    if isinstance(obj, RemoteMethod):
-        obj = obj.owner
-    if isinstance(obj, Remote):
-        return obj._sandbox.service(service)
-    return importlib.import_module(SERVICES[service])
+    lives: through its sandbox for a handle or promise, imported here for an object of this process."""
+    sandbox = sandbox_of(obj)
+    return importlib.import_module(SERVICES[service]) if sandbox is None else sandbox.service(service)
 
 
 def _hello(info: dict, uid: int | None) -> Hello:

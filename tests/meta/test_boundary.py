@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nn_harness.sandbox import wire
-from nn_harness.sandbox.client import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost, flush
+from nn_harness.sandbox.client import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost, flush, sandbox_of
 from nn_harness.sandbox.student import CheckFailure, call, later
 
 LAYER = '''
@@ -191,6 +191,7 @@ def test_promised_calls_go_with_the_next_request_and_may_name_each_others_result
     before = box.requests
     with box.pipelined("constructing Scale(2)"):
         layer = scale(2)  # not made yet: a promise
+    assert sandbox_of(layer) is box and sandbox_of(layer.forward) is box  # beside() and flush() find its sandbox
     parameters = call("Scale.parameters()", layer.parameters)  # the request: the constructor, then parameters()
     assert box.requests == before + 1
     assert [p.tolist() for p in parameters] == [[1.0, 1.0]]
