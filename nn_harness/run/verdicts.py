@@ -33,6 +33,16 @@ MANIFEST = "manifest.json"
 EVIDENCE = "evidence"  # in the run's state folder: what the workers keep for the visual report
 
 
+def _run_order(item: pytest.Item) -> tuple:
+    """The models last: by then a layer that hangs has hung in its own checks, and a model built of it is not
+    trained. Among them the longest first (training to the target accuracy, the CNN's before the MLP's), so that the
+    other workers fill the run's tail with the short ones."""
+    props = dict(item.user_properties)
+    if props.get("kind") != "end-to-end":
+        return (0,)
+    return (1, not str(props.get("check")).startswith("reaches target accuracy"), props.get("layer") != "CNN end to end")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tag each check with its layer (from its `spec` parameter or its layer marker), a readable name and its kind;
     mark it with the layer's name, so `-m Conv2d` selects one layer. An assignment file's `layers` deselects the
@@ -59,8 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties.append(("kind", points.kind_of(item)))
         if model:  # a layer of the model that hung in its own checks fails it at once (nn_harness/run/session_sandbox.py)
             item.user_properties.append(("needs", ",".join(MODEL_NEEDS[model])))
-    # The models last: by then a layer that hangs has hung in its own checks, and a model built of it is not trained.
-    items.sort(key=lambda item: dict(item.user_properties).get("kind") == "end-to-end")
+    items.sort(key=_run_order)
     homework = assignment_of(config)
     if homework is not None and homework.layers is not None:
         kept = [item for item in items if homework.graded(dict(item.user_properties).get("layer", "Submission"))]
