@@ -256,7 +256,10 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
     # Integer inputs (indices) have no gradient: the parameters' only (nor have inputs the course holds at zero).
     input_names = case.spec.input_names
     differentiable = [k for k, a in enumerate(inputs) if a.dtype.kind == "f" and case.spec.graded_gradient(input_names[k])]
-    parameters = promise(built, case, "parameters")  # with the first forward below: one round trip
+    # With the first forward below (one round trip); the live arrays, which the differences move: not `promise`,
+    # which copies what a layer of this process returns.
+    with pipelined(built.layer, f"{name}.parameters()"):
+        parameters = call(f"{name}.parameters()", method(built.layer, "parameters", name))
     forward_method = method(built.layer, "forward", name)
 
     def output(value: Any) -> np.ndarray:
