@@ -147,11 +147,6 @@ class RemoteMethod:
         request, as CheckFailure naming `what`; the arguments go as they are then."""
         self.owner._sandbox.deferred.append(Deferred(self, args, {}, what))
 
-    def promise(self, what: str, *args: Any) -> Promise:
-        """Call it with the sandbox's next request, as `later`, and keep its result: Promise.value."""
-        with self.owner._sandbox.pipelined(what):
-            return self(*args)
-
     def __repr__(self) -> str:
         return f"<method {self.name} of {self.owner!r}>"
 
@@ -180,6 +175,10 @@ class Promise:
         if self._error is not None:
             raise self._error
         return self._value
+
+    @property
+    def sandboxed_type(self) -> str:
+        return "promised object"
 
     def __repr__(self) -> str:
         return "<promise>"
@@ -484,8 +483,6 @@ class Sandbox:
         for d in deferred:
             if d.promise is not None:
                 d.promise._error = error
-
-
 
     def flush(self) -> None:
         """Make the deferred calls now (a check's last calls: their failures are the check's)."""
