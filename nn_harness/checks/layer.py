@@ -91,6 +91,8 @@ class Pass:
 
 
 def _snapshot(value: Any) -> Any:
+    """A copy of every array in `value` (an array, or a list or tuple of them): as it is now, whatever a later call
+    does to the layer's buffers."""
     if isinstance(value, np.ndarray):
         return value.copy()
     return type(value)(_snapshot(v) for v in value) if type(value) in (list, tuple) else value
@@ -385,7 +387,7 @@ def gradients_accumulate(impl: Any, case: LayerCase) -> None:
     once = promise(built, case, "grad_parameters")
     second = promise(built, case, "backward", *inputs, *_copies(upstream))
     twice = promise(built, case, "grad_parameters")
-    first = _snapshots(_each(resolved(first), f"{case.spec.name}.backward", _grad_names(case)))
+    first = _snapshot(_each(resolved(first), f"{case.spec.name}.backward", _grad_names(case)))
     once = {name: np.array(g, copy=True) for name, g in zip(built.names, _checked(built, case, resolved(once),
                                                                                   "grad_parameters"))}
     second = _each(resolved(second), f"{case.spec.name}.backward", _grad_names(case))
@@ -583,12 +585,8 @@ def one_pass(built: Built, case: LayerCase, inputs: tuple[np.ndarray, ...],
              upstream: tuple[np.ndarray, ...]) -> OwnPass:
     """forward, backward and grad_parameters(), in one round trip, each result as it was when its call returned."""
     sent = Pass(built, case, inputs, upstream)
-    outputs, grad_inputs = _snapshots(sent.outputs()), _snapshots(sent.grad_inputs())
+    outputs, grad_inputs = _snapshot(sent.outputs()), _snapshot(sent.grad_inputs())
     return OwnPass(outputs, grad_inputs, {n: np.array(g, copy=True) for n, g in zip(built.names, sent.parameter_grads())})
-
-
-def _snapshots(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values)
 
 
 def _float_dtype(array: np.ndarray) -> np.dtype:
