@@ -115,8 +115,8 @@ class Server:
             args = wire.decode(header.get("args", []), blobs, lambda n: self.tagged(n, blobs))
             reply = {"ok": enc(self.dispatch(str(header.get("op")), *args)), "results": results}
         except BaseException as error:  # noqa: BLE001 - whatever the submission raises is the trusted side's verdict
-            if isinstance(error, wire.WireError):  # ours, not the submission's
-                error = RuntimeError(f"the request could not be read: {error}")
+            if isinstance(error, wire.WireError):  # ours, not the submission's: no deferred call of its to name
+                error, deferred = RuntimeError(f"the request could not be read: {error}"), None
             enc = wire.Encoder(self.encode_other)
             reply = {"error": self.error(error), **({} if deferred is None else {"before": deferred})}
         finally:
