@@ -11,7 +11,7 @@ nn_harness/run/verdicts.py) are loaded by the checkout's conftest.py, only in ru
 import pytest
 
 from nn_harness.run.options import FLAGS, OPTIONS
-from nn_harness.run.suite import ROOT, in_suite, run_suite
+from nn_harness.run.suite import ROOT, in_suite, run_suite, running
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,8 +23,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    if config.getoption("impl") is None or config.getoption("help", False):
-        return None
+    if config.getoption("impl") is None or config.getoption("help", False) or running():
+        return None  # not a harness run, or the suite's own run (which roots itself in the checkout)
     here = config.invocation_params.dir
     if config.rootpath == ROOT and any(in_suite(arg, here) for arg in config.args):
         return None  # pytest found the suite itself (in the checkout)

@@ -36,10 +36,25 @@ def _resolved(arg: str) -> str:
 
 
 def in_suite(arg: str, here: Path | None = None) -> bool:
-    """Whether `arg` (a path or node id, relative to `here`) names the harness's tests or some of them."""
+    """Whether `arg` (a path or node id, relative to `here`) names the harness's tests or some of them: a folder of
+    them or a test module. Not any file there: `--impl tests/meta/hostile/nan_output.py` names a submission."""
     path = (here or Path.cwd()) / arg.split("::", 1)[0]
-    return path.exists() and path.resolve().is_relative_to(TESTS)
+    if not path.exists() or not path.resolve().is_relative_to(TESTS):
+        return False
+    return path.is_dir() or (path.name.startswith("test_") and path.suffix == ".py")
+
+
+_running = False  # whether this process is inside run_suite: nn_harness/run/entry.py must not start it again
+
+
+def running() -> bool:
+    return _running
 
 
 def run_suite(args: list[str], *, workers: str | None, plugins: list[object] = ()) -> int:
-    return int(pytest.main(suite_args(args, workers=workers), plugins=list(plugins)))
+    global _running
+    _running, before = True, _running
+    try:
+        return int(pytest.main(suite_args(args, workers=workers), plugins=list(plugins)))
+    finally:
+        _running = before

@@ -404,6 +404,8 @@ def run_grade_all(subs: Path, out: Path, *options: str) -> subprocess.CompletedP
                            *HARNESS_ARGS], capture_output=True, text=True, cwd=ROOT, timeout=1200)
 
 
+# With --dist loadgroup (CI's), xdist runs the tests of a group on one worker: the module fixture runs once, not per worker.
+ONE_CLASS = pytest.mark.xdist_group("graded_class")
 GRADED = ["broken", "correct", "hostile", "in_folder", "modules", "notebook", "pkg"]
 
 
@@ -418,6 +420,7 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
 
 
 @pytest.mark.slow
+@ONE_CLASS
 def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class) -> None:
     subs, out, run = graded_class
     assert run.returncode == 1, run.stderr  # two submissions are not graded
@@ -444,6 +447,7 @@ def test_grade_all_grades_each_submission_and_writes_the_gradebook(graded_class)
 
 
 @pytest.mark.slow
+@ONE_CLASS
 def test_a_timed_out_submission_leaves_no_process_behind(graded_class) -> None:
     subs, _, _ = graded_class
     left = []
@@ -457,6 +461,7 @@ def test_a_timed_out_submission_leaves_no_process_behind(graded_class) -> None:
 
 
 @pytest.mark.slow
+@ONE_CLASS
 def test_a_second_run_skips_the_graded(graded_class) -> None:
     subs, out, _ = graded_class
     before = {name: (out / name / "results.json").stat().st_mtime_ns for name in GRADED}
@@ -467,6 +472,7 @@ def test_a_second_run_skips_the_graded(graded_class) -> None:
 
 
 @pytest.mark.slow
+@ONE_CLASS
 def test_force_grades_again(graded_class, tmp_path: Path) -> None:
     subs, out, _ = graded_class
     one = make(tmp_path / "one", {"correct.py": (subs / "correct.py").read_text()})
@@ -479,6 +485,7 @@ def test_force_grades_again(graded_class, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@ONE_CLASS
 def test_two_shards_merged_equal_the_unsharded_gradebook(graded_class, tmp_path: Path) -> None:
     subs, out, _ = graded_class
     shards = [tmp_path / "shard1", tmp_path / "shard2"]

@@ -233,6 +233,10 @@ def test_run_autograder_without_its_environment_still_leaves_results(tmp_path: P
 
 # ---------------------------------------------------------------------------------------------------- slow: Gradescope
 
+# With --dist loadgroup (CI's), xdist runs the tests of a group on one worker: the module fixture runs once, not per worker.
+ONE_AUTOGRADER = pytest.mark.xdist_group("gradescope_root")
+
+
 @pytest.fixture(scope="module")
 def gradescope_root(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The zip unpacked into ROOT/source, and setup.sh run for real with AUTOGRADER_ROOT=ROOT, except that: the
@@ -259,6 +263,7 @@ def venv_python(root: Path, code: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_setup_installs_the_bundled_harness_without_impl(gradescope_root: Path) -> None:
     found = venv_python(gradescope_root, "import nn_harness, reference; print(nn_harness.__file__); print(reference.__file__)")
     assert found.returncode == 0, found.stderr
@@ -289,6 +294,7 @@ def layers_of(results: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_gradescope_correct_submission_scores_full_marks(gradescope_root: Path, points: dict[str, float]) -> None:
     results = submit(gradescope_root, {"torch7_correct": EXAMPLES / "torch7_correct"})  # a folder holding a package
     assert layers_of(results) == set(points)
@@ -296,6 +302,7 @@ def test_gradescope_correct_submission_scores_full_marks(gradescope_root: Path, 
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_gradescope_buggy_submission_loses_the_buggy_layer(gradescope_root: Path, points: dict[str, float]) -> None:
     results = submit(gradescope_root, {p.name: p for p in (EXAMPLES / "torch7_buggy").glob("*.py")})  # the package itself
     failed = {test["name"].split(": ", 1)[0] for test in results["tests"] if test["status"] == "failed"}
@@ -304,18 +311,21 @@ def test_gradescope_buggy_submission_loses_the_buggy_layer(gradescope_root: Path
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_gradescope_hostile_submission_scores_zero_with_its_error(gradescope_root: Path) -> None:
     results = submit(gradescope_root, {name: HOSTILE / name for name in ("raise_at_import.py", "_layers.py")})
     assert results["score"] == 0 and "breaks at import" in results["output"]
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_gradescope_missing_submission_scores_zero(gradescope_root: Path) -> None:
     results = submit(gradescope_root, {})
     assert results["score"] == 0 and "nothing to grade" in results["output"]
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_gradescope_broken_assignment_scores_zero_and_says_so(gradescope_root: Path, tmp_path: Path) -> None:
     """The harness itself cannot grade (a usage error): still a results.json, and it does not blame the student."""
     root = tmp_path / "autograder"
@@ -330,6 +340,7 @@ def test_gradescope_broken_assignment_scores_zero_and_says_so(gradescope_root: P
 
 
 @pytest.mark.slow
+@ONE_AUTOGRADER
 def test_gradescope_zero_point_checks_take_the_assignments_visibility(gradescope_root: Path, tmp_path: Path) -> None:
     """[visibility] zero_points through the bundle: the installed harness, run_autograder and the bundled
     assignment (here with MSELoss's finite differences worth 0) give the 0-point checks that visibility, the

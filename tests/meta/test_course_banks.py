@@ -126,6 +126,10 @@ def graded(name: str, root: Path) -> Graded:
     return Graded(members, (out / "summary.md").read_text(), seconds)
 
 
+# With --dist loadgroup (CI's), xdist runs the tests of a group on one worker: the classes are graded once each, not per worker.
+ONE_GRADING = pytest.mark.xdist_group("course_banks")
+
+
 @pytest.fixture(scope="module")
 def grade(tmp_path_factory):
     """The graded class of a year, graded once. A class that could not be graded fails every test that reads it with
@@ -183,6 +187,7 @@ def test_what_is_deselected_is_beyond_the_course():
         assert PROFILE.beyond(check), check
 
 
+@ONE_GRADING
 @pytest.mark.parametrize("year", YEARS)
 def test_the_class_is_graded(year, grade):
     result = grade(year)
@@ -202,6 +207,7 @@ def test_the_class_is_graded(year, grade):
                                 for t in rows), (member.name, layer)
 
 
+@ONE_GRADING
 @pytest.mark.parametrize(("year", "member"), [(y.name, m.name) for y in YEARS.values() for m in y.correct])
 def test_correct_member_gets_full_marks(year, member, grade):
     got = grade(year).members[member]
@@ -219,6 +225,7 @@ def test_correct_member_gets_full_marks(year, member, grade):
     assert lost == (1.0 if torch else 0.0) + got.lost(known_rows)
 
 
+@ONE_GRADING
 @pytest.mark.parametrize(("year", "member"), [(y.name, m.name) for y in YEARS.values() for m in y.buggy])
 def test_buggy_member_fails_its_own_class_only(year, member, grade):
     got = grade(year).members[member]
@@ -231,6 +238,7 @@ def test_buggy_member_fails_its_own_class_only(year, member, grade):
     assert got.results["score"] < got.results["max_score"]
 
 
+@ONE_GRADING
 @pytest.mark.parametrize("year", YEARS)
 def test_no_check_fails_for_the_whole_class(year, grade):
     members = grade(year).members.values()
@@ -245,6 +253,7 @@ def test_no_check_fails_for_the_whole_class(year, grade):
     assert not everywhere, f"{year}: checks failing in every member that runs them: {everywhere}"
 
 
+@ONE_GRADING
 @pytest.mark.parametrize("alarm", [pytest.param(alarm, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
                                                                                  reason=alarm.reason),
                                                 id=f"{alarm.year}-{alarm.member or 'all'}-{alarm.row}")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # runs the suite in subprocesses: CI runs these with -m slow
+pytestmark = [pytest.mark.slow,  # runs the suite in subprocesses: CI runs these with -m slow
+              pytest.mark.xdist_group("examples")]  # with --dist loadgroup (CI's): one worker, `outcomes` runs once
 
 ROOT = Path(__file__).resolve().parents[2]
 BUGGY = ROOT / "examples" / "native_buggy" / "layers.py"

@@ -156,6 +156,10 @@ def text_of(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
+# With --dist loadgroup (CI's), xdist runs the tests of a group on one worker: the module fixture runs once, not per worker.
+ONE_REPORT = pytest.mark.xdist_group("buggy_report")
+
+
 @pytest.fixture(scope="module")
 def buggy_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, str]:
     """examples/native_buggy graded on Linear and ReLU, under xdist (-n 1: a worker runs the checks, the controller
@@ -170,6 +174,7 @@ def buggy_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, s
 
 
 @pytest.mark.slow
+@ONE_REPORT
 def test_a_buggy_submissions_page_has_every_failure_and_its_heat_maps(buggy_report) -> None:
     page, results, stdout = buggy_report
     failed = [test for test in results["tests"] if test.get("status") == "failed"]
@@ -190,6 +195,7 @@ def browser() -> str | None:
 
 
 @pytest.mark.slow
+@ONE_REPORT
 def test_the_page_renders_in_a_headless_browser_without_console_errors(buggy_report, tmp_path: Path) -> None:
     executable = browser()
     if executable is None:

@@ -33,6 +33,29 @@ def test_the_whole_suite_without_meta_tests_when_no_test_is_named(tmp_path, monk
     assert args[args.index("-n") + 1] == "0"
 
 
+def test_a_submission_inside_the_harness_tests_is_not_a_test_named():
+    """The hostile bank's members lie under tests/: `--impl tests/meta/hostile/x.py` names a submission, and the run
+    is the whole suite (it was the submission's folder alone, and pytest, given no test, fell back on the caller's)."""
+    impl = str(ROOT / "tests" / "meta" / "hostile" / "nan_output.py")
+    assert not suite.in_suite(impl) and suite.in_suite(str(ROOT / "tests" / "meta" / "test_hostile.py"))
+    args = suite.suite_args(["--impl", impl, "-m", "Linear"], workers="0")
+    assert args[:3] == [str(suite.TESTS), "--ignore", str(suite.TESTS / "meta")]
+
+
+def test_a_grade_json_that_exists_already_is_overwritten(tmp_path):
+    """`--grade-json FILE` (with a space) naming a results.json of an earlier run, for a submission under tests/: the
+    run grades and rewrites it (it recursed until Python's limit: the harness's entry point started the suite from
+    inside the suite)."""
+    report = tmp_path / "results.json"
+    report.write_text("{}")
+    impl = ROOT / "tests" / "meta" / "hostile" / "nan_output.py"  # its Linear's forward gives NaN
+    result = subprocess.run([sys.executable, "-m", "nn_harness", "--impl", str(impl), "-n", "0", "-m", "Linear",
+                             "-k", "forward_matches_torch", "--profile", "dev", "--grade-json", str(report)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert '"Linear: forward matches torch"' in report.read_text()
+
+
 def test_a_file_of_the_callers_own_named_tests_is_kept(tmp_path, monkeypatch):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_layers.py").write_text("")
