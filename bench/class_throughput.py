@@ -5,7 +5,8 @@ The class is --count copies of the examples/ submissions (every course style, co
 graded with `--api auto` so each picks its own profile. Each setting grades the same class into a fresh results
 folder. Prints submissions per minute, seconds per submission amortised, and the median and slowest wall seconds of
 one submission per setting; `--cold` adds each setting without warm graders, `--class-folder` grades a folder of
-one's own (a real class) instead.
+one's own (a real class) instead, and `--course-banks` the 30 members of the class-like practical_dl banks
+(tests/meta/course_banks: three template years of ten, correct and buggy, each as a student's modules.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ def make_class(folder: Path, count: int) -> None:
         shutil.copytree(example, folder / f"{i:03d}_{example.name}", ignore=shutil.ignore_patterns("__pycache__"))
 
 
+def make_course_banks(folder: Path) -> None:
+    """The three class-like banks as one class of 30: `<year>_<member>/modules.py`."""
+    from tests.meta.course_banks import FILE, advanced_2019, basic_2018, current
+
+    for year in (basic_2018.YEAR, advanced_2019.YEAR, current.YEAR):
+        for member in year.members():
+            (folder / f"{year.name}_{member.name}").mkdir(parents=True)
+            (folder / f"{year.name}_{member.name}" / FILE).write_text(year.source.apply(member))
+
+
 def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str], cold: bool = False) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "nn_harness", "grade-all", str(submissions), "--out", str(out),
@@ -50,14 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true", help="also grade each setting with --cold (a fresh interpreter "
                         "per submission instead of a warm grader), side by side")
     parser.add_argument("--class-folder", type=Path, help="grade this folder instead of copies of the examples")
+    parser.add_argument("--course-banks", action="store_true", help="grade the 30 members of the class-like "
+                        "practical_dl banks (tests/meta/course_banks) instead")
     parser.add_argument("extra", nargs="*", help="more harness arguments for every submission (after --)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         submissions = args.class_folder or Path(folder) / "class"
-        if args.class_folder is None:
+        if args.course_banks:
+            make_course_banks(submissions)
+        elif args.class_folder is None:
             make_class(submissions, args.count)
         count = len([p for p in submissions.iterdir() if not p.name.startswith(".")])
-        print(f"{count} submissions ({submissions if args.class_folder else f'copies of {len(EXAMPLES)} examples'}), "
+        what = ("the course banks" if args.course_banks else submissions if args.class_folder
+                else f"copies of {len(EXAMPLES)} examples")
+        print(f"{count} submissions ({what}), "
               f"harness args: --api auto {' '.join(args.extra)}")
         print(f"{'jobs':>4}  {'graders':>7}  {'wall s':>8}  {'subs/min':>8}  {'s/sub':>6}  {'median s/sub':>12}  "
               f"{'max s/sub':>9}  graded")
