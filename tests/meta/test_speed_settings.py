@@ -1,9 +1,13 @@
 """What a run draws and how long it may take: example counts per check (nn_harness/cases/profiles.py) and deadlines
 per check (nn_harness/run/deadlines.py), both measured data."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from nn_harness.cases import profiles
 from nn_harness.run import deadlines
@@ -36,6 +40,43 @@ def test_every_measured_count_names_a_check_of_the_suite_and_is_at_least_3() -> 
 def test_a_wrong_examples_option_is_refused(given: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         profiles.counts(given)
+
+
+def test_no_profile_runs_hypothesis_explain_phase_after_shrinking() -> None:
+    profiles.load("grading")
+    for name in profiles.PROFILES:
+        phases = settings.get_profile(name).phases
+        assert Phase.shrink in phases and Phase.explain not in phases, (name, phases)
+
+
+GROUPED = """\
+import os
+import pytest
+
+@pytest.mark.parametrize("i", range(6))
+@pytest.mark.xdist_group("shared")
+def test_grouped(i, tmp_path_factory):
+    (tmp_path_factory.getbasetemp().parent / f"grouped{i}").write_text(os.environ["PYTEST_XDIST_WORKER"])
+
+@pytest.mark.parametrize("i", range(6))
+def test_free(i):
+    pass
+"""
+
+
+def test_dist_loadgroup_runs_a_group_on_one_worker(tmp_path: Path) -> None:
+    """CI runs the slow meta-tests with --dist loadgroup so that a class graded by a module fixture is graded once
+    (tests/meta/test_course_banks.py). With pytest 9.2 and pytest-xdist 3.8 the groups are silently ignored (xdist
+    sets item._nodeid, which pytest 9.2 no longer reads), and CI's slow tests took 6 minutes longer: hence the dev
+    extra's pytest<9.2, and this test."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    env = {**os.environ, "PYTEST_ADDOPTS": ""}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider",
+                          "-q", "--basetemp", str(tmp_path / "base"), str(tmp_path / "test_grouped.py")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    workers = {(tmp_path / "base" / f"grouped{i}").read_text() for i in range(6)}
+    assert len(workers) == 1, f"the group ran on {sorted(workers)}"
 
 
 def test_a_check_deadline_is_a_floor_plus_a_multiple_of_impls_time_on_this_machine(monkeypatch) -> None:
