@@ -35,7 +35,8 @@ def test_the_whole_suite_without_meta_tests_when_no_test_is_named(tmp_path, monk
 
 def test_a_submission_inside_the_harness_tests_is_not_a_test_named():
     """The hostile bank's members lie under tests/: `--impl tests/meta/hostile/x.py` names a submission, and the run
-    is the whole suite (it was the submission's folder alone, and pytest, given no test, fell back on the caller's)."""
+    is the whole suite (it was taken for a named test, so no suite was added, and pytest, given no path, collected
+    the whole checkout, meta-tests too)."""
     impl = str(ROOT / "tests" / "meta" / "hostile" / "nan_output.py")
     assert not suite.in_suite(impl) and suite.in_suite(str(ROOT / "tests" / "meta" / "test_hostile.py"))
     args = suite.suite_args(["--impl", impl, "-m", "Linear"], workers="0")
