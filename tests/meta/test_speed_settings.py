@@ -93,3 +93,23 @@ def test_this_machines_speed_is_bounded(monkeypatch) -> None:
         assert deadlines.speed() == 20.0  # a noisy or absurd calibration never makes a deadline an hour
     finally:
         deadlines.speed.cache_clear()
+
+
+@pytest.mark.parametrize(("given", "threads"), [(None, 1), ("2", 2), ("many", 1)])
+def test_the_twins_run_on_one_torch_thread_unless_the_user_says_otherwise(monkeypatch: pytest.MonkeyPatch,
+                                                                          given: str | None, threads: int) -> None:
+    import torch
+
+    from nn_harness.run.plugin import one_torch_thread
+
+    before = torch.get_num_threads()
+    if given is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", given)
+    try:
+        one_torch_thread()
+        assert torch.get_num_threads() == threads
+        assert os.environ["OMP_NUM_THREADS"] == (given or "1")  # what xdist's workers inherit
+    finally:
+        torch.set_num_threads(before)
