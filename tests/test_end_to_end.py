@@ -21,8 +21,8 @@ from nn_harness.training.data import load_mnist
 
 models = pytest.mark.parametrize("model", ["mlp", "cnn"])
 # Per training check; stopped early with a message when too slow. The subset's leaves room for a course's Conv2d that
-# loops over samples and channel pairs (practical_dl's scipy.signal.correlate template: about 0.35 s per step of the
-# CNN on an idle 2-core machine, 130 s for its 375 steps; twice that beside another job).
+# loops over samples and channel pairs (practical_dl's scipy.signal.correlate template: about 0.3 s per step of the
+# CNN on an idle 2-core machine, 75 s for its 250 steps; twice that beside another job).
 BUDGET_S = {"subset": 480.0, "full": 720.0}
 
 

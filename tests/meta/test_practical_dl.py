@@ -135,7 +135,7 @@ def test_fails_exactly_its_buggy_layer(submission, tmp_path):
     assert result.passed or result.failures, f"nothing ran:\n{result.stdout[-3000:]}"
     shown = {row: [check for check, _ in checks] for row, checks in result.failures.items()}
     # A model built with the buggy layer may miss its target too (it chains the bug, as the issue allows): whether a
-    # mild bug still trains to 0.93 is the recipe's margin, not the layer's verdict.
+    # mild bug still trains to the target is the recipe's margin, not the layer's verdict.
     chained = {f"{model.upper()} end to end" for model, needs in MODEL_NEEDS.items() if submission.fails & set(needs)}
     assert submission.fails <= set(result.failures) <= submission.fails | chained, (
         f"{submission.name}: expected failures in {sorted(submission.fails) or 'no row'}, got {shown}")
