@@ -21,8 +21,8 @@ from nn_harness.training.data import load_mnist
 
 models = pytest.mark.parametrize("model", ["mlp", "cnn"])
 # Per training check; stopped early with a message when too slow. The subset's leaves room for a course's Conv2d that
-# loops over samples and channel pairs (practical_dl's scipy.signal.correlate template: about 0.3 s per step of the
-# CNN on an idle 2-core machine, 75 s for its 250 steps; twice that beside another job).
+# loops over samples and channel pairs (practical_dl's scipy.signal.correlate template: about 0.15 s per step of the
+# CNN on an idle 2-core machine, 37 s for its 250 steps of 16; twice that beside another job).
 BUDGET_S = {"subset": 480.0, "full": 720.0}
 
 
@@ -64,10 +64,12 @@ def verdict(gate):
 
 @models
 def test_initial_loss_near_ln10(implementation, profile, mnist, model):
-    """On training samples: the test labels never enter the sandbox."""
+    """On 256 training samples (the test labels never enter the sandbox): the mean loss of a fresh model varies by
+    about 0.01 between such draws, against the tolerance of 0.3, and a Conv2d that loops over samples takes 4 s for
+    1000."""
     nn, remote = trainer(implementation, model, profile)
-    verdict(run(model, "initial loss", remote.initial_loss_gate, nn, model, 0, mnist.x_train[:1000],
-                mnist.y_train[:1000]))
+    verdict(run(model, "initial loss", remote.initial_loss_gate, nn, model, 0, mnist.x_train[:256],
+                mnist.y_train[:256]))
 
 
 @models

@@ -37,18 +37,19 @@ class Recipe:
 
 # Measured with plain torch (torch.nn + torch.optim.SGD, float32, same init and batches as the harness; the
 # implementation reproduces these curves). Subset = embedded 4000/1000, full = official 60000/10000; constant lr.
-#   mlp subset: 6 epochs -> 0.936..0.945 (5 seeds)    cnn subset: 2 epochs -> 0.916..0.963, mean 0.945 (40 seeds)
+#   mlp subset: 6 epochs -> 0.936..0.945 (5 seeds)    cnn subset: 1 epoch -> 0.905..0.952, mean 0.930 (40 seeds)
 #   mlp full:   5 epochs -> 0.9741, 0.9744 (2 seeds)  cnn full:   3 epochs -> 0.978..0.985 (8 seeds)
 # Targets sit below the worst seed with margin (standard error of an accuracy: ~0.007 on 1000 test samples,
 # ~0.0015 on 10000), yet above what a model that learns only partly reaches: the subset's CNN with its convolutions
-# frozen (only its Linear learns) ends at 0.74..0.84 (6 seeds).
-# The CNN (6 and 12 channels, measured 2026-12-06) is the cheapest found that clears this. Trained on the subset, a
-# Conv2d that loops over samples and channel pairs makes 2.6 times fewer calls than for the CNN of 8 and 16 channels
-# in 3 epochs (0.943..0.972, 40 seeds), whose training was most of a course-bank homework's grading time. The subset
-# recipe's own seed, 0, ends at 0.951..0.960 with its initial values perturbed by 1e-5 (12 runs: rounding's spread).
+# frozen (only its Linear learns) ends at 0.70..0.81 (6 seeds).
+# The CNN's subset recipe (6 and 12 channels, one epoch in batches of 16; measured 2026-12-06) is the cheapest found
+# that clears this. A Conv2d that loops over samples and channel pairs makes 5 times fewer calls training it than the
+# CNN of 8 and 16 channels in 3 epochs of 32 (0.943..0.972 over 40 seeds), whose training was most of a course-bank
+# homework's grading time. Two epochs of 32 (0.916..0.963) gain little at the worst seed for twice the calls. The
+# recipe's own seed, 0, ends at 0.913..0.931 with its initial values perturbed by 1e-5 (12 runs: rounding's spread).
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("mlp", "subset"): Recipe(epochs=6, batch_size=64, lr=0.1, momentum=0.9, target=0.91),
-    ("cnn", "subset"): Recipe(epochs=2, batch_size=32, lr=0.04, momentum=0.9, target=0.90),
+    ("cnn", "subset"): Recipe(epochs=1, batch_size=16, lr=0.03, momentum=0.9, target=0.88),
     ("mlp", "full"): Recipe(epochs=5, batch_size=64, lr=0.02, momentum=0.9, target=0.97),
     ("cnn", "full"): Recipe(epochs=3, batch_size=64, lr=0.05, momentum=0.9, target=0.97),
 }
