@@ -32,11 +32,12 @@ from nn_harness.training import data
 
 Spec = LayerSpec | CriterionSpec | OptimizerSpec
 
+
 def one_torch_thread() -> None:
     """The twins run on one thread (unless OMP_NUM_THREADS says otherwise): on the small tensors hypothesis draws, torch's
     intra-op pool only adds overhead, and its idle threads spin on the cores that the sandbox and the other workers
     (-n, grade-all --jobs) need. Six course-bank homeworks, grade-all --jobs 2 on 2 cores: 82 s on torch's default
-    threads, 55 s on one. Set before torch is imported (it reads the variable then, and xdist's workers inherit it);
+    threads, 50 s on one. Set before torch is imported (it reads the variable then, and xdist's workers inherit it);
     a warm grader imported torch already, so its runs set the pool itself."""
     threads = os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch = sys.modules.get("torch")
