@@ -55,6 +55,10 @@ MUTANTS = [
                 flat[i] = original
                 into[i] += np.vdot(grad_output, up - down) / (high - low)
         return grad_input.astype(input.dtype, copy=False)"""),
+    # Every value right (the checks set each case's mode); only the flag after construction is wrong ("train eval
+    # switch").
+    mutant("module_starts_in_eval_mode", "Linear", "a new module's training flag is False until train() is called",
+           "module.py", "        self.training = True\n", "        self.training = False\n"),
     mutant("zero_grad_rebinds_buffers", "Linear", "zero_grad replaces the buffers instead of zeroing them",
            "module.py", "for g in self.grad_parameters():\n            g.fill(0)",
            "self._grads = [np.zeros_like(g) for g in self._grads]"),
@@ -230,12 +234,21 @@ MUTANTS = [
            "return _nll(np.log(np.exp(input) / np.exp(input).sum(axis=1, keepdims=True)), target)"),
     mutant("cross_entropy_gradient_not_averaged", "CrossEntropyLoss", "gradient not divided by the batch size",
            "losses.py", "        grad /= len(target)\n", ""),
+    # Every value right (softmax ignores a shift); only the caller's logits change: "loss inputs not modified".
+    mutant("cross_entropy_shifts_logits_in_place", "CrossEntropyLoss",
+           "forward subtracts each row's max from the caller's logits in place, for stability",
+           "losses.py", "        return _nll(log_softmax(input), target)\n",
+           "        input -= input.max(axis=1, keepdims=True)\n        return _nll(log_softmax(input), target)\n"),
     # Optimizers
     mutant("sgd_weight_decay_sign", "SGD", "weight decay subtracted from the gradient",
            "optim.py", "d = g + self.weight_decay * p if self.weight_decay else g",
            "d = g - self.weight_decay * p if self.weight_decay else g"),
     mutant("sgd_momentum_dampened", "SGD", "momentum buffer updated with (1 - momentum) * d",
            "optim.py", "buf += d", "buf += (1 - self.momentum) * d"),
+    # Its own zero_grad, rebinding the loop variable: nothing is zeroed ("zero grad zeroes module grads").
+    mutant("sgd_zero_grad_rebinds_loop_variable", "SGD", "zero_grad assigns zeros to the loop variable, not the buffers",
+           "optim.py", "        self.module.zero_grad()\n",
+           "        for g in self.grads:\n            g = np.zeros_like(g)  # noqa: F841 - the bug\n"),
     mutant("adam_no_bias_correction", "Adam", "moments used without bias correction",
            "optim.py", "step_size = self.lr / (1 - beta1**self.t)\n        bias_correction2_sqrt = (1 - beta2**self.t) ** 0.5",
            "step_size = self.lr\n        bias_correction2_sqrt = 1.0"),
