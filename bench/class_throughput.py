@@ -38,8 +38,9 @@ def make_course_banks(folder: Path) -> None:
 
     for year in (basic_2018.YEAR, advanced_2019.YEAR, current.YEAR):
         for member in year.members():
-            (folder / f"{year.name}_{member.name}").mkdir(parents=True)
-            (folder / f"{year.name}_{member.name}" / FILE).write_text(year.source.apply(member))
+            home = folder / f"{year.name}_{member.name}"
+            home.mkdir(parents=True)
+            (home / FILE).write_text(year.source.apply(member))
 
 
 def grade_all(submissions: Path, out: Path, jobs: int, extra: list[str], cold: bool = False) -> float:
