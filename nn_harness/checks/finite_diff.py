@@ -12,6 +12,7 @@ import numpy as np
 
 from nn_harness.cases.registry import Tolerance
 from nn_harness.checks.compare import CheckFailure, Mismatch, remember
+from nn_harness.sandbox import wire
 from nn_harness.sandbox.client import beside, pipelined, resolved
 from nn_harness.sandbox.student import call
 
@@ -49,12 +50,22 @@ def jacobian_later(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, eps: fl
 
     def jacobian() -> tuple[np.ndarray, str | None]:
         plus, minus, highs, lows, changed = resolved(pending)
+        plus, minus = each_call(plus, wrt.size, named), each_call(minus, wrt.size, named)
         columns = [(np.asarray(result(p), dtype=np.float64).reshape(-1) -
                     np.asarray(result(m), dtype=np.float64).reshape(-1)) / (high - low)
                    for p, m, high, low in zip(plus, minus, highs, lows)]
         return np.stack(columns, axis=1), _modified(changed, args, wrt.shape, eps, what, argument_names)
 
     return jacobian
+
+
+def each_call(results: Any, count: int, what: str) -> list:
+    """What each of `count` calls made beside the submission returned (the helpers send them stacked:
+    wire.stack_calls); results that are not theirs fail the check as `what`'s."""
+    try:
+        return wire.unstack_calls(results, count)
+    except wire.WireError as error:
+        raise CheckFailure(f"{what}: the results came back unreadable ({error})") from None
 
 
 def _modified(changed: Any, args: tuple, wrt_shape: tuple, eps: float, what: str,

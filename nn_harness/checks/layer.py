@@ -298,7 +298,7 @@ def backward_matches_finite_differences(impl: Any, case: LayerCase) -> None:
         rows_of = beside(impl, "helpers").backward_rows
         with pipelined(built.layer, what):
             rows = call(what, rows_of, built.layer, inputs, [split(v) for v in upstream])
-        return lambda: [gradients(row) for row in resolved(rows)]
+        return lambda: [gradients(row) for row in fd.each_call(resolved(rows), len(upstream), what)]
 
     def backward_with(upstream: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         return backward_later(upstream)()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from nn_harness.sandbox.student import HARNESS, NOT_STUDENT
+from nn_harness.sandbox.wire import fingerprint, stack_calls
 
 
 class ParameterHolder:
@@ -43,7 +44,7 @@ def central_differences(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, ep
     """fn(*args) with each element of `wrt` moved by +eps, then by -eps (restored after each): the outputs and the
     values actually stored (float32 rounds the step), and the first change fn made to an array argument (`_changed`,
     or None). nn_harness/checks/finite_diff.py's loop, run beside the code it calls so that its 2n calls are one request; the
-    trusted side checks every output and takes the differences."""
+    trusted side checks every output and takes the differences. The outputs go stacked (wire.stack_calls)."""
     flat = wrt.reshape(-1)  # a view of a contiguous array: writing to it perturbs what fn reads
     plus, minus, highs, lows, changed = [], [], [], [], None
     for i in range(flat.size):
@@ -51,29 +52,36 @@ def central_differences(fn: Callable[..., Any], args: tuple, wrt: np.ndarray, ep
         for sign, outputs, stored in ((1, plus, highs), (-1, minus, lows)):
             flat[i] = original + sign * eps
             stored.append(float(flat[i]))
-            before = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
+            before = [fingerprint(a) if isinstance(a, np.ndarray) else None for a in args] if changed is None else []
             outputs.append(_kept(fn(*args)))
             changed = _changed(args, before, i, sign) if changed is None else changed
         flat[i] = original
-    return plus, minus, highs, lows, changed
+    return stack_calls(plus), stack_calls(minus), highs, lows, changed
 
 
 def _changed(args: tuple, before: list, moved: int, sign: int) -> list | None:
     """[argument position, flat index, value before, value after, element moved, its sign] of the first element of an
-    array argument that a call changed; None when the call left them all as they were."""
-    for position, (arg, old) in enumerate(zip(args, before)):
-        if old is None or np.array_equal(arg, old, equal_nan=old.dtype.kind == "f"):
+    array argument that a call changed (`before`: each one's wire.fingerprint before the call); None when the call
+    left them all as they were (equal values: a nan stays a nan, -0.0 equals 0.0)."""
+    for position, (arg, was) in enumerate(zip(args, before)):
+        if was is None or fingerprint(arg) == was:  # the common case, without building an array
             continue
+        shape, dtype, data = was
+        old = np.frombuffer(data, dtype=dtype).reshape(shape)
+        if arg.shape != old.shape:
+            return [position, 0, float(old.reshape(-1)[0]) if old.size else 0.0,
+                    float(arg.reshape(-1)[0]) if arg.size else 0.0, moved, sign]
         differs = (arg != old) & ~(np.isnan(arg) & np.isnan(old)) if old.dtype.kind == "f" else arg != old
-        index = int(np.flatnonzero(differs)[0]) if arg.shape == old.shape else 0
-        return [position, index, float(old.reshape(-1)[index]), float(arg.reshape(-1)[index]), moved, sign]
+        if differs.any():
+            index = int(np.flatnonzero(differs)[0])
+            return [position, index, float(old.reshape(-1)[index]), float(arg.reshape(-1)[index]), moved, sign]
     return None
 
 
 def backward_rows(layer: Any, inputs: tuple, upstream: list[tuple]) -> list[tuple]:
     """For each tuple of upstream gradients (one per output): zero_grad(), forward(*inputs), backward(*inputs, *gs),
-    grad_parameters(); what each returned (copies), for the trusted side to check. One request for the rows of a
-    full Jacobian."""
+    grad_parameters(); what each returned (copies, stacked: wire.stack_calls), for the trusted side to check. One
+    request for the rows of a full Jacobian."""
     rows = []
     for gs in upstream:
         layer.zero_grad()
@@ -81,7 +89,7 @@ def backward_rows(layer: Any, inputs: tuple, upstream: list[tuple]) -> list[tupl
         grad_input = _kept(layer.backward(*inputs, *gs))
         grads = layer.grad_parameters()
         rows.append((out, grad_input, [_kept(v) for v in grads] if isinstance(grads, list | tuple) else grads))
-    return rows
+    return stack_calls(rows)
 
 
 # What a course calls its forward: the contract's, Torch7's and its snake_case variant's names, and cs231n's functions

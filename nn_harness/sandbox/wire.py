@@ -122,6 +122,49 @@ def node_array(node: dict, blobs: list[bytes]) -> np.ndarray:
     return np.frombuffer(data, dtype=DTYPES[dtype], count=count).reshape(shape).copy()
 
 
+# ------------------------------------------------------------------------------------------------- many calls
+
+def stack_calls(values: list) -> Any:
+    """What n calls returned, in a few arrays: every array position stacked along a new first axis, when every call
+    returned the same structure (an ndarray, or a tuple or list of such, nested) with the same shapes and dtypes;
+    else the list as it is. The finite differences' 2n forward outputs are then two arrays on the wire, not 2n, and
+    the trusted side reads them back with `unstack_calls`."""
+    def stacked(column: list) -> Any:
+        first = column[0]
+        if type(first) is np.ndarray and first.dtype.str in DTYPES and \
+                all(type(v) is np.ndarray and v.shape == first.shape and v.dtype == first.dtype for v in column):
+            return np.stack(column)
+        if type(first) in (tuple, list) and all(type(v) is type(first) and len(v) == len(first) for v in column):
+            parts = [stacked([v[k] for v in column]) for k in range(len(first))]
+            return None if any(p is None for p in parts) else [type(first).__name__, parts]
+        return None
+
+    tree = stacked(values) if values else None
+    return values if tree is None else {"stacked": tree}
+
+
+def unstack_calls(value: Any, count: int) -> list:
+    """The `count` calls' results, one per call, from what `stack_calls` gave (a list is taken as it is): views of the
+    stacked arrays. It came from the sandbox, so anything but that format, with `count` calls, raises WireError."""
+    if type(value) is list:
+        return value
+    if type(value) is not dict or set(value) != {"stacked"}:
+        raise WireError(f"results of {count} calls that are neither a list nor stacked")
+
+    def unstacked(tree: Any, depth: int) -> list:
+        if depth > MAX_DEPTH:
+            raise WireError(f"stacked results nested more than {MAX_DEPTH} deep")
+        if isinstance(tree, np.ndarray) and tree.ndim >= 1 and len(tree) == count:
+            return [tree[i, ...] for i in range(count)]  # a 0-d output stays a 0-d array
+        if type(tree) is list and len(tree) == 2 and tree[0] in ("tuple", "list") and type(tree[1]) is list:
+            columns = [unstacked(part, depth + 1) for part in tree[1]]
+            kind = tuple if tree[0] == "tuple" else list
+            return [kind(column[i] for column in columns) for i in range(count)]
+        raise WireError(f"stacked results that are not {count} calls'")
+
+    return unstacked(value["stacked"], 0)
+
+
 # ------------------------------------------------------------------------------------------------------ values
 
 class Encoder:
