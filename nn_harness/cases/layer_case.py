@@ -127,8 +127,9 @@ def build(impl: Any, case: LayerCase) -> Built:
     spec = case.spec
     twin, names, values, buffers = twin_of(case)
     shapes = [v.shape for v in values]
-    with pipelined(impl, f"constructing {case!r}"):  # the constructor goes with parameters(): one round trip
-        layer = call(f"constructing {case!r}", spec.make, impl, case.args)
+    what = f"constructing {case!r}"
+    with pipelined(impl, what):  # the constructor goes with parameters(): one round trip
+        layer = call(what, spec.make, impl, case.args)
     # Written in place: parameters() must hand out the live arrays an optimizer would update. The twin gets the
     # values as stored (an implementation may keep float32 parameters), read back from the very same arrays.
     arrays = parameter_list(layer, "parameters", case, names, shapes)

@@ -393,8 +393,10 @@ class Sandbox:
             return []
         found = []
         for name, markers in FRAMEWORKS.items():
-            paths = sorted({line.split(None, 5)[-1] for line in maps.splitlines()
-                            if len(line.split(None, 5)) == 6 and any(m in line.split(None, 5)[-1] for m in markers)})
+            if not any(marker in maps for marker in markers):  # after every check: most often, nowhere at all
+                continue
+            fields = (line.split(None, 5) for line in maps.splitlines())
+            paths = sorted({f[-1] for f in fields if len(f) == 6 and any(m in f[-1] for m in markers)})
             if paths:
                 found.append(f"{name} ({paths[0]})")
         return found

@@ -91,6 +91,32 @@ def no_environment(monkeypatch):
 
 # ------------------------------------------------------------------------------------------------ stand-ins
 
+MAPS_A_FILE = '''
+import mmap, os
+
+kept = []
+
+
+def map_file(path):
+    """A file of this name mapped into memory, as importing a framework maps its libraries."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"\\0" * 4096)
+    with open(path, "rb") as f:
+        kept.append(mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ))
+'''
+
+
+def test_a_mapped_framework_library_is_found_by_its_path(sandbox):
+    box = sandbox(MAPS_A_FILE)
+    box.root.map_file("lib/numpy_like.so")
+    assert box.frameworks() == []
+    box.root.map_file("site/jaxlib/xla_extension.so")
+    found = box.frameworks()
+    assert len(found) == 1 and found[0].startswith("jax (") and found[0].endswith("/site/jaxlib/xla_extension.so)")
+    assert box.end() == found and box.lost == f"the sandbox mapped {found[0]}"
+
+
 def test_a_framework_import_costs_only_what_uses_it(sandbox):
     box = sandbox(FRAMEWORKS)
     assert box.hello.ok, box.hello.error
