@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -81,13 +83,18 @@ def any_mode_cases(spec: LayerSpec) -> st.SearchStrategy[LayerCase]:
 
 @dataclass
 class Built:
-    """The implementation's layer and its twin, holding the same parameter values, in the case's mode."""
+    """The implementation's layer holding the case's parameter values; its torch twin is built when first asked for
+    (a twin's results for a case are most often known already: `truth`)."""
 
     layer: Any
-    twin: Any
+    case: LayerCase
     names: list[str]  # torch's parameter names, e.g. ["weight", "bias"]
     values: list[np.ndarray]  # the parameter values written into both
     buffers: dict[str, np.ndarray]  # initial buffer values (e.g. running statistics) written into both
+
+    @functools.cached_property
+    def twin(self) -> Any:
+        return _twin(self.case)
 
 
 def parameter_list(layer: Any, getter: str, case: LayerCase, names: list[str], shapes: list[tuple]) -> list[np.ndarray]:
@@ -111,21 +118,38 @@ def checked_parameter_list(got: Any, owner: str, getter: str, names: list[str], 
     return list(got)
 
 
+def _twin(case: LayerCase) -> Any:
+    return case.spec.make(reference.nn, case.args).double()
+
+
+def _arguments(case: LayerCase) -> tuple:
+    """What builds the twin: the spec's way of building it (its class name, or its `build`) and the arguments."""
+    return case.spec.name, case.spec.build, repr(sorted(case.args.items()))
+
+
+_SHAPES: dict[tuple, list[tuple[str, tuple[int, ...]]]] = {}  # _arguments -> the twin's parameters' names and shapes
+
+
+def drawn_values(case: LayerCase) -> tuple[list[str], list[np.ndarray], dict[str, np.ndarray]]:
+    """The twin's parameter names, and the case's parameter and buffer values (drawn from its seed)."""
+    key = _arguments(case)
+    if key not in _SHAPES:
+        _SHAPES[key] = [(name, tuple(p.shape)) for name, p in _twin(case).named_parameters()]
+    rng = np.random.default_rng([case.seed, 0])
+    values = [rng.uniform(-1.0, 1.0, shape) for _, shape in _SHAPES[key]]
+    buffers = case.spec.buffers(rng, case.args) if case.spec.buffers else {}
+    return [name for name, _ in _SHAPES[key]], values, buffers
+
+
 def twin_of(case: LayerCase) -> tuple[Any, list[str], list[np.ndarray], dict[str, np.ndarray]]:
     """The torch twin, its parameter names, and the case's parameter and buffer values (drawn from its seed)."""
-    spec = case.spec
-    twin = spec.make(reference.nn, case.args).double()
-    rng = np.random.default_rng([case.seed, 0])
-    named = list(twin.named_parameters())
-    values = [rng.uniform(-1.0, 1.0, tuple(p.shape)) for _, p in named]
-    buffers = spec.buffers(rng, case.args) if spec.buffers else {}
-    return twin, [name for name, _ in named], values, buffers
+    return _twin(case), *drawn_values(case)
 
 
 def build(impl: Any, case: LayerCase) -> Built:
     """Construct the layer from the implementation and its twin, and give both the case's parameters."""
     spec = case.spec
-    twin, names, values, buffers = twin_of(case)
+    names, values, buffers = drawn_values(case)
     shapes = [v.shape for v in values]
     what = f"constructing {case!r}"
     with pipelined(impl, what):  # the constructor goes with parameters(): one round trip
@@ -145,10 +169,45 @@ def build(impl: Any, case: LayerCase) -> Built:
     # Their results are not used: they go with the next request (the check's first forward).
     later(f"{spec.name}.zero_grad()", method(layer, "zero_grad", spec.name))
     later(f"{spec.name}.{case.mode}()", method(layer, case.mode, spec.name))
-    return Built(layer, twin, names, values, buffers)
+    return Built(layer, case, names, values, buffers)
 
 
-def truth(built: Built, case: LayerCase) -> reference.TwinResult:
-    """What torch computes for this case."""
-    return reference.run_layer(built.twin, built.values, case.inputs, case.upstream, training=case.mode == "train",
-                               buffers=built.buffers)
+class Truths:
+    """What the twins computed, by case: the checks of a layer draw the same derandomized cases, each of which needs
+    the twin's forward and backward, and a warm grader grades the next submission on the same cases again. Kept on
+    this side only (the key is the case's bytes and the parameter values as the layer stored them); the arrays
+    are read-only, so no check can change what another will be given."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.results: OrderedDict[tuple, reference.TwinResult] = OrderedDict()  # least recently used first
+
+    def __call__(self, built: Built, case: LayerCase) -> reference.TwinResult:
+        key = (_arguments(case), case.mode, case.seed, _bytes(case.inputs), _bytes(built.values),
+               tuple((name, *_bytes((value,))) for name, value in built.buffers.items()))
+        found = self.results.get(key)
+        if found is None:
+            found = _read_only(reference.run_layer(built.twin, built.values, case.inputs, case.upstream,
+                                                   training=case.mode == "train", buffers=built.buffers))
+            self.results[key] = found
+            if len(self.results) > self.size:
+                self.results.popitem(last=False)
+        else:
+            self.results.move_to_end(key)
+        return found
+
+
+def _bytes(arrays: Any) -> tuple:
+    return tuple((a.dtype.str, a.shape, a.tobytes()) for a in arrays)
+
+
+def _read_only(result: reference.TwinResult) -> reference.TwinResult:
+    arrays = [*result.outputs, *result.grad_outputs, *result.grad_inputs, *result.grad_parameters.values(),
+              *result.buffers.values()]
+    for array in arrays:
+        if array is not None:
+            array.flags.writeable = False
+    return result
+
+
+truth = Truths(4096)  # what torch computes for a case: truth(built, case)
