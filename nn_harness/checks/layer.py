@@ -630,13 +630,21 @@ def _assert_own_pass(got: OwnPass, want: OwnPass, case: LayerCase, *, where: str
 
 
 def train_eval_switch(impl: Any, case: LayerCase) -> None:
-    """`training` is True after construction, and train() / eval() switch it."""
+    """`training` is True after construction, and train() / eval() switch it. Each step and its reading of
+    `training` go in one round trip (helpers.attribute), and each step is judged before the next is made."""
     name = case.spec.name
-    layer = call(f"constructing {case!r}", case.spec.make, impl, case.args)
+    attribute = beside(impl, "helpers").attribute
+    layer = None
     for step, expected in (("after construction", True), ("eval()", False), ("train()", True)):
-        if step != "after construction":
-            call(f"{name}.{step}", method(layer, step[:-2], name))
-        got = getattr(layer, "training", None)
+        what = f"constructing {case!r}" if layer is None else f"{name}.{step}"
+        with pipelined(impl, what):
+            if layer is None:
+                layer = call(what, case.spec.make, impl, case.args)
+            else:
+                call(what, method(layer, step[:-2], name))
+            with pipelined(impl, f"reading {name}.training"):
+                got = call(f"reading {name}.training", attribute, layer, "training")
+        layer, got = resolved(layer), resolved(got)
         if got is not expected:
             raise CheckFailure(f"{name}.training is {got!r} {'' if step.startswith('after') else 'after '}{step},"
                                f" expected {expected}")

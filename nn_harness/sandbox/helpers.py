@@ -32,6 +32,11 @@ class ParameterHolder:
             grad.fill(0.0)
 
 
+def attribute(obj: Any, name: str) -> Any:
+    """obj.<name>, None when it has none: a reading the trusted side sends with calls (promise pipelining)."""
+    return getattr(obj, name, None)
+
+
 def _kept(value: object) -> object:
     """An output as it was when returned (a layer may hand out the same buffer every call); a tuple's arrays too
     (several outputs or input gradients)."""
