@@ -173,10 +173,11 @@ def build(impl: Any, case: LayerCase) -> Built:
 
 
 class Truths:
-    """What the twins computed, by case: the checks of a layer draw the same derandomized cases, each of which needs
-    the twin's forward and backward, and a warm grader grades the next submission on the same cases again. Kept on
-    this side only (the key is the case's bytes and the parameter values as the layer stored them); the arrays
-    are read-only, so no check can change what another will be given."""
+    """What the twins computed, by case, for one grading run: the checks of a layer draw the same derandomized cases
+    (a run of impl/ needs 1,944 results of 654 cases). Kept on this side only, keyed by the case's bytes and the
+    parameter values as the layer stored them; the arrays are read-only, so no check can change what another is
+    given. Not across a class: a warm grader forks each run (nn_harness/run/warm_grader.py), and a key that held
+    across processes would have to name the spec's `build`, which a course variant makes as a closure."""
 
     def __init__(self, size: int) -> None:
         self.size = size
