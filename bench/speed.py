@@ -64,7 +64,8 @@ def hanging_relu(into: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1, help="runs per row (the median is shown)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per row (the median is shown, then every run's "
+                        "seconds: a shared machine's speed can vary by a third between minutes)")
     parser.add_argument("--skip-hang", action="store_true")
     parser.add_argument("--write-deadlines", action="store_true",
                         help="write impl/'s seconds per check (the -n 0 run) for the deadlines: "
@@ -85,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             runs = [grade(impl, workers, scratch) for _ in range(args.rounds)]
             wall = statistics.median(run["wall"] for run in runs)
             last = runs[-1]
+            seconds = ", ".join(f"{run['wall']:.1f}" for run in runs)
+            spread = f"  rounds: {seconds}" if len(runs) > 1 else ""
             print(f"{name:<45} {wall:>7.1f} {target:>8} {last['checks']:>6} {last['failed']:>6} "
-                  f"{last['examples']:>6} {last['requests']:>8} {'<= 8,000' if 'hanging' not in name else '':>9}",
-                  flush=True)
+                  f"{last['examples']:>6} {last['requests']:>8} {'<= 8,000' if 'hanging' not in name else '':>9}"
+                  f"{spread}", flush=True)
             if workers == "0" and "hanging" not in name and args.write_deadlines and not last["failed"]:
                 deadlines.write(last["seconds"], calibration, f"Written by `python -m bench.speed --write-deadlines` "
                                 f"on {date.today()}, {os.cpu_count()} CPUs, -n 0.")
