@@ -441,7 +441,8 @@ class Sandbox:
                 shared.last = wire.fingerprint(memory)
             if shared.held() is None:  # written back (above) and no longer held here: the sandbox may let it go
                 del self.arrays[handle]
-                self.ids.pop(shared.key, None)
+                if self.ids.get(shared.key) == handle:  # its id may be a live array's by now (memory reused)
+                    del self.ids[shared.key]
                 self.released.add(handle)
         deferred, self.deferred = self.deferred, []
         batch = {id(d.promise): index for index, d in enumerate(deferred) if d.promise is not None}

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nn_harness.checks import finite_diff as fd
 from nn_harness.sandbox import wire
 from nn_harness.sandbox.client import PROJECT, UID_BASE, Limits, Sandbox, SandboxLost, flush, sandbox_of
 from nn_harness.sandbox.student import CheckFailure, call, later
@@ -132,6 +133,21 @@ def test_a_write_into_an_array_dropped_since_still_reaches_the_sandbox(box):
     layer = box.root.Scale(2)
     layer.parameters()[0][...] = 5.0  # the list and the array are dropped at once
     assert np.array_equal(layer.forward(np.ones((1, 2))), [[5.0, 5.0]])
+
+
+def test_an_array_still_held_stays_shared_when_a_dropped_one_had_its_id(box):
+    """An array dropped here is forgotten at the next request; by then Python may have given its id to an array still
+    held (memory reused). Forgetting the dropped one must not forget the held one: it would go to the sandbox as a
+    copy, and the finite differences would move the copy instead of the layer's parameter."""
+    layer = box.root.Scale(2)
+    (held,), (dropped,) = layer.parameters(), layer.grad_parameters()
+    gone = box.arrays[box.ids[id(dropped)]]
+    del dropped
+    gone.key = id(held)  # the dropped array's id, as the held one's when its memory was reused
+    held[...] = 3.0
+    layer.zero_grad()  # a request: the dropped array is forgotten here
+    jacobian, _ = fd.numerical_jacobian(layer.forward, (np.array([[1.0, 2.0]]),), held)  # moves the layer's weights
+    np.testing.assert_allclose(jacobian, np.diag([1.0, 2.0]), atol=1e-8)
 
 
 def test_an_input_modified_in_place_by_the_submission_is_modified_here(tmp_path):
